@@ -1,0 +1,123 @@
+package mailslot
+
+import (
+	"errors"
+	"io/fs"
+	"net"
+	"os"
+	"syscall"
+)
+
+// Errno is a Win32 error code. Every error this package returns maps to one,
+// so code ported from Windows can keep its GetLastError logic; see Code.
+type Errno uint32
+
+// Win32 error codes used by mailslots (winerror.h).
+const (
+	ERROR_FILE_NOT_FOUND      Errno = 2
+	ERROR_PATH_NOT_FOUND      Errno = 3
+	ERROR_ACCESS_DENIED       Errno = 5
+	ERROR_INVALID_HANDLE      Errno = 6
+	ERROR_GEN_FAILURE         Errno = 31
+	ERROR_NOT_SUPPORTED       Errno = 50
+	ERROR_BAD_NETPATH         Errno = 53
+	ERROR_INVALID_PARAMETER   Errno = 87
+	ERROR_SEM_TIMEOUT         Errno = 121
+	ERROR_INSUFFICIENT_BUFFER Errno = 122
+	ERROR_INVALID_NAME        Errno = 123
+	ERROR_ALREADY_EXISTS      Errno = 183
+	ERROR_NOT_ENOUGH_QUOTA    Errno = 1816
+)
+
+// Error is the type of this package's sentinel errors. It carries the Win32
+// code and unwraps to the portable Go error it corresponds to (fs.ErrExist,
+// os.ErrDeadlineExceeded, ...), so callers may test either.
+type Error struct {
+	Code Errno
+	msg  string
+	base error
+}
+
+func (e *Error) Error() string { return e.msg }
+func (e *Error) Unwrap() error { return e.base }
+
+// Timeout reports whether the error is a read timeout (net.Error style).
+func (e *Error) Timeout() bool { return e.Code == ERROR_SEM_TIMEOUT }
+
+func newError(code Errno, msg string, base error) *Error {
+	return &Error{Code: code, msg: msg, base: base}
+}
+
+// Sentinel errors. Test them with errors.Is.
+var (
+	ErrInvalidName      = newError(ERROR_INVALID_NAME, "invalid mailslot name", fs.ErrInvalid)
+	ErrInvalidParameter = newError(ERROR_INVALID_PARAMETER, "invalid parameter", fs.ErrInvalid)
+	ErrExists           = newError(ERROR_ALREADY_EXISTS, "mailslot already exists", fs.ErrExist)
+	ErrNotFound         = newError(ERROR_FILE_NOT_FOUND, "mailslot not found", fs.ErrNotExist)
+	ErrAccessDenied     = newError(ERROR_ACCESS_DENIED, "access denied", fs.ErrPermission)
+	ErrBufferTooSmall   = newError(ERROR_INSUFFICIENT_BUFFER, "buffer too small for the next message", nil)
+	ErrMessageTooLarge  = newError(ERROR_INVALID_PARAMETER, "message larger than the mailslot's maximum message size", nil)
+	ErrSlotFull         = newError(ERROR_NOT_ENOUGH_QUOTA, "mailslot queue is full", nil)
+	ErrTimeout          = newError(ERROR_SEM_TIMEOUT, "timeout waiting for a message", os.ErrDeadlineExceeded)
+	ErrNotSupported     = newError(ERROR_NOT_SUPPORTED, "not supported", errors.ErrUnsupported)
+	// ErrBadNetPath is what Windows returns for a network write that cannot be
+	// sent, e.g. a broadcast message over 424 bytes.
+	ErrBadNetPath = newError(ERROR_BAD_NETPATH, "network path not usable", nil)
+)
+
+// OpError is the error type returned by every operation. Like *net.OpError it
+// names the operation and the object (the mailslot) and wraps the cause.
+type OpError struct {
+	Op   string // "create", "open", "read", "write", "info", "close", ...
+	Name string // the mailslot, as the caller wrote it or in canonical form
+	Err  error  // a sentinel above, net.ErrClosed, or a system error
+}
+
+func (e *OpError) Error() string {
+	s := "mailslot: " + e.Op
+	if e.Name != "" {
+		s += " " + e.Name
+	}
+	return s + ": " + e.Err.Error()
+}
+
+func (e *OpError) Unwrap() error { return e.Err }
+
+// Timeout reports whether the operation timed out.
+func (e *OpError) Timeout() bool { return errors.Is(e.Err, os.ErrDeadlineExceeded) }
+
+// Win32Code returns the Win32 error code of the failure.
+func (e *OpError) Win32Code() Errno { return Code(e.Err) }
+
+// Code returns the Win32 error code that corresponds to err: 0 for nil, the
+// code of a wrapped sentinel, ERROR_INVALID_HANDLE for use after Close, a
+// mapping of common errno values, else ERROR_GEN_FAILURE.
+func Code(err error) Errno {
+	if err == nil {
+		return 0
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, net.ErrClosed):
+		return ERROR_INVALID_HANDLE
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return ERROR_SEM_TIMEOUT
+	case errors.Is(err, fs.ErrNotExist):
+		return ERROR_FILE_NOT_FOUND
+	case errors.Is(err, fs.ErrPermission):
+		return ERROR_ACCESS_DENIED
+	case errors.Is(err, fs.ErrExist):
+		return ERROR_ALREADY_EXISTS
+	case errors.As(err, &errno):
+		return ERROR_GEN_FAILURE
+	}
+	return ERROR_GEN_FAILURE
+}
+
+func opErr(op, name string, err error) error {
+	return &OpError{Op: op, Name: name, Err: err}
+}
