@@ -21,7 +21,6 @@ import (
 
 const credsSupported = false
 
-const recvCloexec = 0
 
 // NamespaceEnv names the environment variable that selects an isolated
 // mailslot namespace. Empty means the system namespace.
@@ -130,4 +129,13 @@ func inGroups(int, []int) bool { return false }
 
 func slotAddrs() ([]string, error) {
 	return filepath.Glob(filepath.Join(nsDir(), "*.sock"))
+}
+
+// recvState mirrors the Linux allocation-free receive; here it wraps
+// unix.Recvmsg.
+type recvState struct{}
+
+func (*recvState) recvmsg(fd int, p, oob []byte) (n, oobn, flags int, err error) {
+	n, oobn, flags, _, err = unix.Recvmsg(fd, p, oob, unix.MSG_DONTWAIT)
+	return n, oobn, flags, err
 }

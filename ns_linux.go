@@ -27,7 +27,6 @@ import (
 
 const credsSupported = true
 
-const recvCloexec = unix.MSG_CMSG_CLOEXEC
 
 // NamespaceEnv names the environment variable that selects an isolated
 // mailslot namespace (for tests, or several instances on one machine). Slots
@@ -141,4 +140,28 @@ func slotAddrs() ([]string, error) {
 		return nil, fmt.Errorf("reading /proc/net/unix: %w", err)
 	}
 	return out, nil
+}
+
+// recvState holds recvmsg's arguments so that receiving does not allocate
+// (unix.Recvmsg allocates on every call).
+type recvState struct {
+	hdr unix.Msghdr
+	iov unix.Iovec
+}
+
+// recvmsg receives one datagram without blocking. p and oob must not be empty.
+func (r *recvState) recvmsg(fd int, p, oob []byte) (n, oobn, flags int, err error) {
+	r.iov.Base = &p[0]
+	r.iov.SetLen(len(p))
+	r.hdr.Iov = &r.iov
+	r.hdr.SetIovlen(1)
+	r.hdr.Control = &oob[0]
+	r.hdr.SetControllen(len(oob))
+	r0, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.hdr)), uintptr(unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC))
+	oobn, flags = int(r.hdr.Controllen), int(r.hdr.Flags)
+	r.iov.Base, r.hdr.Iov, r.hdr.Control = nil, nil, nil // do not keep buffers alive
+	if e != 0 {
+		return 0, 0, 0, e
+	}
+	return int(r0), oobn, flags, nil
 }

@@ -42,6 +42,7 @@ type Slot struct {
 	dropped    int
 	wake       chan struct{} // closed and replaced when the deadline changes
 	oob        [128]byte
+	rx         recvState
 	ctlbuf     []byte
 	groupCache map[[2]int]bool // (pid, uid) → member of an allowed group
 
@@ -336,7 +337,7 @@ func (s *Slot) drainLocked() {
 	pushed := false
 	for !s.closed && !s.q.Full() {
 		m := msgq.Get(MaxLocalMessageSize)
-		n, oobn, flags, _, err := unix.Recvmsg(s.fd, m.Data, s.oob[:], unix.MSG_DONTWAIT|recvCloexec)
+		n, oobn, flags, err := s.rx.recvmsg(s.fd, m.Data, s.oob[:])
 		if err != nil {
 			msgq.Put(m)
 			if err == unix.EINTR {

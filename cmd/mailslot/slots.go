@@ -1,0 +1,255 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"os/user"
+	"strconv"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/mailslot/mailslot"
+)
+
+// groupList collects --allow-group values (names or numbers).
+type groupList []int
+
+func (g *groupList) String() string { return fmt.Sprint([]int(*g)) }
+
+func (g *groupList) Set(v string) error {
+	if id, err := strconv.Atoi(v); err == nil {
+		*g = append(*g, id)
+		return nil
+	}
+	grp, err := user.LookupGroup(v)
+	if err != nil {
+		return fmt.Errorf("unknown group %q", v)
+	}
+	id, err := strconv.Atoi(grp.Gid)
+	if err != nil {
+		return err
+	}
+	*g = append(*g, id)
+	return nil
+}
+
+// parseTimeout accepts a Go duration or "forever".
+func parseTimeout(s string) (time.Duration, error) {
+	if s == "forever" {
+		return mailslot.WaitForever, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("invalid --timeout %q (want a duration like 5s, or forever)", s)
+	}
+	return d, nil
+}
+
+func runListen(args []string, stdout, stderr io.Writer, _ io.Reader) error {
+	fs := newFlags("listen", stderr)
+	maxSize := fs.Int("max-size", 0, "largest message accepted in bytes (0 = any, up to 64 KiB)")
+	timeout := fs.String("timeout", "forever", "how long to wait for each message: a duration, or forever")
+	count := fs.Int("count", 0, "exit after this many messages (0 = run until SIGINT/SIGTERM)")
+	asJSON := fs.Bool("json", false, "print one JSON object per message")
+	anyone := fs.Bool("allow-anyone", false, "let any local user write")
+	var groups groupList
+	fs.Var(&groups, "allow-group", "let members of this group (name or gid) write; repeatable")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("want exactly one mailslot NAME, got %d arguments", len(pos))
+	}
+	d, err := parseTimeout(*timeout)
+	if err != nil {
+		return usageError{err}
+	}
+	if *count < 0 {
+		return usagef("--count must not be negative")
+	}
+	slot, err := mailslot.Create(pos[0], &mailslot.Config{MaxMessageSize: *maxSize, ReadTimeout: d,
+		AllowAnyone: *anyone, AllowGroups: groups})
+	if err != nil {
+		return err
+	}
+	defer slot.Close()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	fmt.Fprintf(stderr, "listening on %s\n", slot.Name())
+	for n := 0; *count == 0 || n < *count; n++ {
+		msg, err := slot.ReadMessage(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // interrupted: a normal way to stop
+			}
+			if errors.Is(err, mailslot.ErrTimeout) {
+				return fmt.Errorf("%w (no message within %s)", err, *timeout)
+			}
+			return err
+		}
+		if *asJSON {
+			err = printJSON(stdout, msg)
+		} else {
+			_, err = fmt.Fprintln(stdout, displayText(msg.Data))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type jsonMessage struct {
+	Time   time.Time  `json:"time"`
+	Size   int        `json:"size"`
+	Data   string     `json:"data"`
+	Text   *string    `json:"text,omitempty"`
+	Sender jsonSender `json:"sender"`
+}
+
+type jsonSender struct {
+	PID int `json:"pid"`
+	UID int `json:"uid"`
+	GID int `json:"gid"`
+}
+
+func printJSON(w io.Writer, m mailslot.Message) error {
+	j := jsonMessage{Time: m.Time, Size: len(m.Data), Data: base64.StdEncoding.EncodeToString(m.Data),
+		Sender: jsonSender{m.Sender.PID, m.Sender.UID, m.Sender.GID}}
+	if utf8.Valid(m.Data) {
+		t := string(m.Data)
+		j.Text = &t
+	}
+	b, err := json.Marshal(j)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// displayText shows a message on a terminal: plain when it is printable
+// UTF-8, else Go-quoted, so that no message can drive the terminal.
+func displayText(b []byte) string {
+	if utf8.Valid(b) && !strings.ContainsFunc(string(b), func(r rune) bool { return r != '\t' && !unicode.IsPrint(r) }) {
+		return string(b)
+	}
+	return strconv.Quote(string(b))
+}
+
+func runSend(args []string, _, stderr io.Writer, stdin io.Reader) error {
+	fs := newFlags("send", stderr)
+	lines := fs.Bool("lines", false, "send each line of standard input as its own message")
+	timeout := fs.Duration("timeout", mailslot.DefaultWriteTimeout, "how long to wait for room in a full slot (0 = fail at once)")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usagef("missing mailslot NAME")
+	}
+	if *timeout < 0 {
+		return usagef("--timeout must not be negative")
+	}
+	fromStdin := len(pos) == 1 || (len(pos) == 2 && pos[1] == "-")
+	if *lines && !fromStdin {
+		return usagef("--lines reads standard input; give no MESSAGE")
+	}
+	w, err := mailslot.Open(pos[0])
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	w.SetWriteTimeout(*timeout)
+	switch {
+	case *lines:
+		sc := bufio.NewScanner(stdin)
+		sc.Buffer(make([]byte, 64<<10), mailslot.MaxLocalMessageSize+1)
+		for sc.Scan() {
+			if _, err := w.Write(sc.Bytes()); err != nil {
+				return err
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return fmt.Errorf("reading standard input: %w", err)
+		}
+	case fromStdin:
+		data, err := io.ReadAll(io.LimitReader(stdin, mailslot.MaxLocalMessageSize+1))
+		if err != nil {
+			return fmt.Errorf("reading standard input: %w", err)
+		}
+		if _, err := w.Write(data); err != nil {
+			return err
+		}
+	default:
+		if _, err := w.Write([]byte(strings.Join(pos[1:], " "))); err != nil {
+			return err
+		}
+	}
+	return w.Close()
+}
+
+type jsonSlot struct {
+	Name     string `json:"name"`
+	PID      int    `json:"pid"`
+	UID      int    `json:"uid"`
+	Messages int    `json:"messages"`
+	NextSize int    `json:"next_size"`
+	Writable bool   `json:"writable"`
+	Error    string `json:"error,omitempty"`
+}
+
+func runList(args []string, stdout, stderr io.Writer, _ io.Reader) error {
+	fs := newFlags("ls", stderr)
+	asJSON := fs.Bool("json", false, "print a JSON array")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return usagef("ls takes no arguments")
+	}
+	slots, err := mailslot.List()
+	if err != nil {
+		return err
+	}
+	out := make([]jsonSlot, 0, len(slots))
+	for _, s := range slots {
+		j := jsonSlot{Name: s.Name.String(), PID: s.PID, UID: s.UID, Messages: s.Info.MessageCount,
+			NextSize: s.Info.NextSize, Writable: s.Admitted}
+		if s.Err != nil {
+			j = jsonSlot{Name: "?", PID: -1, UID: -1, Messages: -1, NextSize: -1, Error: s.Err.Error()}
+		}
+		out = append(out, j)
+	}
+	if *asJSON {
+		b, err := json.MarshalIndent(out, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "%s\n", b)
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tPID\tUID\tMESSAGES")
+	for _, j := range out {
+		if j.Error != "" {
+			fmt.Fprintf(tw, "?\t-\t-\t-\t(%s)\n", j.Error)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", j.Name, j.PID, j.UID, j.Messages)
+	}
+	return tw.Flush()
+}
