@@ -282,10 +282,13 @@ func (s *Slot) Close() error {
 		return opErr("close", s.name.String(), net.ErrClosed)
 	}
 	s.closed = true
-	err := s.conn.Close()
 	s.q.Clear()
 	close(s.done)
 	s.mu.Unlock()
+	// Outside s.mu: closing waits for the drainer to leave the poller, and
+	// the drainer may be waiting for s.mu. Raw socket calls happen only under
+	// s.mu while !s.closed, so none can use the descriptor after this.
+	err := s.conn.Close()
 	<-s.drained
 	s.release()
 	if err != nil {

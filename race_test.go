@@ -1,0 +1,5 @@
+//go:build race
+
+package mailslot_test
+
+const raceEnabled = true
