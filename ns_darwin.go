@@ -21,7 +21,6 @@ import (
 
 const credsSupported = false
 
-
 // NamespaceEnv names the environment variable that selects an isolated
 // mailslot namespace. Empty means the system namespace.
 const NamespaceEnv = "MAILSLOT_NAMESPACE"

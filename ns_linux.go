@@ -27,7 +27,6 @@ import (
 
 const credsSupported = true
 
-
 // NamespaceEnv names the environment variable that selects an isolated
 // mailslot namespace (for tests, or several instances on one machine). Slots
 // created in one namespace are invisible from another. Empty means the

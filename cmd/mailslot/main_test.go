@@ -1,0 +1,431 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mailslot/mailslot"
+)
+
+// The test binary doubles as the mailslot command when helperEnv is set, so
+// the process tests run the real CLI code as separate processes (and, through
+// setpriv, as another user).
+const helperEnv = "MAILSLOT_TEST_RUN_CLI"
+
+// cliPath is a copy of the test binary that any user may execute.
+var cliPath string
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) == "1" {
+		if len(os.Args) > 1 && os.Args[1] == "rawsend-test" {
+			os.Exit(rawSend())
+		}
+		os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Stdin))
+	}
+	os.Setenv(mailslot.NamespaceEnv, fmt.Sprintf("clitest-%d", os.Getpid()))
+	dir, err := os.MkdirTemp("", "mailslot-cli")
+	if err == nil {
+		err = os.Chmod(dir, 0o755)
+	}
+	if err == nil {
+		cliPath = filepath.Join(dir, "mailslot")
+		err = copyFile(cliPath)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "setting up the CLI copy:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func copyFile(dst string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	b, err := os.ReadFile(self)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o755)
+}
+
+var seq atomic.Int64
+
+func slotName(t *testing.T) string {
+	return fmt.Sprintf(`\\.\mailslot\cli\%s\%d`, t.Name(), seq.Add(1))
+}
+
+// cli runs the command in-process.
+func cli(stdin string, args ...string) (stdout, stderr string, code int) {
+	var o, e bytes.Buffer
+	code = run(args, &o, &e, strings.NewReader(stdin))
+	return o.String(), e.String(), code
+}
+
+// cliCommand returns the CLI as a subprocess.
+func cliCommand(args ...string) *exec.Cmd {
+	cmd := exec.Command(cliPath, args...)
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	return cmd
+}
+
+// needRoot fails in CI (which runs as root) and skips elsewhere.
+func needRoot(t *testing.T) {
+	if os.Geteuid() == 0 {
+		if _, err := exec.LookPath("setpriv"); err != nil {
+			t.Fatal("setpriv (util-linux) is required: ", err)
+		}
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatal("this test needs root (to run a writer as another user); CI runs as root")
+	}
+	t.Skip("needs root")
+}
+
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{}, {"nope"}, {"listen"}, {"listen", "a", "b"}, {"listen", `\\.\mailslot\x`, "--timeout", "soon"},
+		{"send"}, {"ls", "extra"}, {"send", `\\.\mailslot\x`, "msg", "--lines"},
+	} {
+		if _, _, code := cli("", args...); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+	}
+	for _, c := range commands {
+		out, errOut, code := cli("", c.name, "--help")
+		if code != 0 || !strings.Contains(out+errOut, "usage: mailslot "+c.name) {
+			t.Errorf("%s --help: exit %d, %q", c.name, code, out+errOut)
+		}
+	}
+}
+
+func TestSendErrorsAreOneLine(t *testing.T) {
+	name := slotName(t)
+	_, errOut, code := cli("", "send", name, "hi")
+	if code != 1 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, "not found") || !strings.Contains(errOut, name) {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = cli("", "listen", "blah")
+	if code != 1 || !strings.Contains(errOut, "invalid mailslot name") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+func TestSendForms(t *testing.T) {
+	name := slotName(t)
+	s, err := mailslot.Create(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, step := range []struct {
+		stdin string
+		args  []string
+		want  []string
+	}{
+		{"", []string{"send", name, "hello", "world"}, []string{"hello world"}},
+		{"all of\nstdin", []string{"send", name}, []string{"all of\nstdin"}},
+		{"dash", []string{"send", name, "-"}, []string{"dash"}},
+		{"one\ntwo\n\nfour\n", []string{"send", "--lines", name}, []string{"one", "two", "", "four"}},
+	} {
+		if _, errOut, code := cli(step.stdin, step.args...); code != 0 {
+			t.Fatalf("%q: exit %d %s", step.args, code, errOut)
+		}
+		buf := make([]byte, 100)
+		for _, want := range step.want {
+			n, err := s.Read(buf)
+			if err != nil || string(buf[:n]) != want {
+				t.Fatalf("%q: got %q, %v; want %q", step.args, buf[:n], err, want)
+			}
+		}
+		if info, _ := s.Info(); info.MessageCount != 0 {
+			t.Fatalf("%q: %d extra messages", step.args, info.MessageCount)
+		}
+	}
+}
+
+// startListener runs "mailslot listen" as a subprocess and waits until the
+// slot exists.
+func startListener(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	cmd := cliCommand(append([]string{"listen"}, args...)...)
+	out := &lockedBuffer{}
+	cmd.Stdout = out
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(stderr).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening on ") {
+		t.Fatalf("listener said %q, %v", line, err)
+	}
+	go io.Copy(io.Discard, stderr)
+	return cmd, out
+}
+
+// lockedBuffer is a bytes.Buffer safe to read while a process writes to it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func TestListenJSONCount(t *testing.T) {
+	name := slotName(t)
+	cmd, out := startListener(t, name, "--json", "--count", "3")
+	for _, m := range []string{"first", "", "\xff\x00bin"} {
+		if err := mailslot.Send(name, []byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("listener: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("output %q", out.String())
+	}
+	for i, want := range []string{"first", "", "\xff\x00bin"} {
+		var m jsonMessage
+		if err := json.Unmarshal([]byte(lines[i]), &m); err != nil {
+			t.Fatal(err)
+		}
+		data, _ := base64.StdEncoding.DecodeString(m.Data)
+		if string(data) != want || m.Size != len(want) || m.Time.IsZero() {
+			t.Fatalf("line %d: %s", i, lines[i])
+		}
+		if (m.Text != nil) != (i < 2) || (m.Text != nil && *m.Text != want) {
+			t.Fatalf("line %d text: %s", i, lines[i])
+		}
+		if m.Sender.PID != os.Getpid() || m.Sender.UID != os.Geteuid() {
+			t.Fatalf("line %d sender: %s", i, lines[i])
+		}
+	}
+	// The slot is gone once the listener exits.
+	if _, err := mailslot.Open(name); !errors.Is(err, mailslot.ErrNotFound) {
+		t.Fatalf("slot survived its listener: %v", err)
+	}
+}
+
+func TestListenStopsOnSIGTERM(t *testing.T) {
+	name := slotName(t)
+	cmd, out := startListener(t, name)
+	mailslot.Send(name, []byte("plain text"))
+	mailslot.Send(name, []byte("\x1b[31mred"))
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(out.String(), "\n") < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v", err)
+	}
+	if got := out.String(); got != "plain text\n\"\\x1b[31mred\"\n" {
+		t.Fatalf("output %q (escape sequences must not reach the terminal raw)", got)
+	}
+}
+
+func TestListenTimeout(t *testing.T) {
+	_, errOut, code := cli("", "listen", slotName(t), "--timeout", "50ms")
+	if code != 1 || !strings.Contains(errOut, "timeout") {
+		t.Fatalf("exit %d, %q", code, errOut)
+	}
+}
+
+func TestSIGKILLFreesTheName(t *testing.T) {
+	name := slotName(t)
+	cmd, _ := startListener(t, name)
+	w, err := mailslot.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, err := w.Write([]byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	// Nothing is left behind: the name can be created again at once, and
+	// the old writer is told its slot is gone instead of writing into a void.
+	s, err := mailslot.Create(name, nil)
+	if err != nil {
+		t.Fatalf("create after SIGKILL: %v", err)
+	}
+	defer s.Close()
+	if _, err := w.Write([]byte("after")); !errors.Is(err, mailslot.ErrNotFound) {
+		t.Fatalf("old writer: %v", err)
+	}
+	if info, _ := s.Info(); info.MessageCount != 0 {
+		t.Fatalf("new slot got %d messages", info.MessageCount)
+	}
+}
+
+func TestPermissions(t *testing.T) {
+	needRoot(t)
+	cases := []struct {
+		name    string
+		cfg     mailslot.Config
+		groups  string // setpriv group options for the writer
+		allowed bool
+	}{
+		{"default denies another user", mailslot.Config{}, "--clear-groups", false},
+		{"AllowAnyone admits it", mailslot.Config{AllowAnyone: true}, "--clear-groups", true},
+		{"AllowGroups admits a member by primary group", mailslot.Config{AllowGroups: []int{65534}}, "--clear-groups", true},
+		{"AllowGroups admits a supplementary member", mailslot.Config{AllowGroups: []int{4242}}, "--groups=4242", true},
+		{"AllowGroups denies a non-member", mailslot.Config{AllowGroups: []int{4242}}, "--groups=4343", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			name := slotName(t)
+			s, err := mailslot.Create(name, &tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", tc.groups, cliPath, "send", name, "from nobody")
+			cmd.Env = append(os.Environ(), helperEnv+"=1")
+			var errOut bytes.Buffer
+			cmd.Stderr = &errOut
+			err = cmd.Run()
+			if tc.allowed {
+				if err != nil {
+					t.Fatalf("send as nobody: %v: %s", err, errOut.String())
+				}
+				m, err := s.ReadMessage(t.Context())
+				if err != nil || string(m.Data) != "from nobody" || m.Sender.UID != 65534 || m.Sender.GID != 65534 {
+					t.Fatalf("message %+v, %v", m, err)
+				}
+				return
+			}
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut.String(), "access denied") {
+				t.Fatalf("want exit 1 with access denied, got %v: %q", err, errOut.String())
+			}
+			if info, _ := s.Info(); info.MessageCount != 0 {
+				t.Fatalf("a denied writer queued %d messages", info.MessageCount)
+			}
+		})
+	}
+}
+
+func TestRawDatagramsFromUnadmittedUsersAreDropped(t *testing.T) {
+	needRoot(t)
+	// A process that skips Open's admission check and writes to the socket
+	// directly is refused by the kernel-verified credentials of each datagram.
+	t.Setenv(mailslot.NamespaceEnv, fmt.Sprintf("rawtest-%d", os.Getpid()))
+	name := slotName(t)
+	s, err := mailslot.Create(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", cliPath, "rawsend-test")
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("raw sender: %v %s", err, out)
+	}
+	if info, _ := s.Info(); info.MessageCount != 0 {
+		t.Fatalf("%d messages from an unadmitted raw sender were queued", info.MessageCount)
+	}
+}
+
+// rawSend writes datagrams straight to every slot socket of the current
+// namespace, without the admission check that Open does.
+func rawSend() int {
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	prefix := "@mailslot/" + os.Getenv(mailslot.NamespaceEnv) + "/"
+	sent := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 || !strings.HasPrefix(f[7], prefix) {
+			continue
+		}
+		c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: f[7], Net: "unixgram"})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		for i := 0; i < 5; i++ {
+			if _, err := c.Write([]byte("sneaky")); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			sent++
+		}
+		c.Close()
+	}
+	if sent == 0 {
+		fmt.Fprintln(os.Stderr, "no slot socket found under", prefix)
+		return 1
+	}
+	return 0
+}
+
+func TestList(t *testing.T) {
+	name := slotName(t)
+	s, err := mailslot.Create(name, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	mailslot.Send(name, []byte("x"))
+	out, errOut, code := cli("", "ls", "--json")
+	if code != 0 {
+		t.Fatalf("exit %d %s", code, errOut)
+	}
+	var slots []jsonSlot
+	if err := json.Unmarshal([]byte(out), &slots); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, sl := range slots {
+		if sl.Name == name {
+			found = sl.PID == os.Getpid() && sl.UID == os.Geteuid() && sl.Messages == 1 && sl.Writable
+		}
+	}
+	if !found {
+		t.Fatalf("%s not listed correctly: %s", name, out)
+	}
+	out, _, _ = cli("", "ls")
+	if !strings.Contains(out, name) || !strings.HasPrefix(out, "NAME") {
+		t.Fatalf("table: %q", out)
+	}
+}
