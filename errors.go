@@ -6,27 +6,29 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/mailslot/mailslot/winerr"
 )
 
 // Errno is a Win32 error code. Every error this package returns maps to one,
 // so code ported from Windows can keep its GetLastError logic; see Code.
-type Errno uint32
+type Errno = winerr.Errno
 
 // Win32 error codes used by mailslots (winerror.h).
 const (
-	ERROR_FILE_NOT_FOUND      Errno = 2
-	ERROR_PATH_NOT_FOUND      Errno = 3
-	ERROR_ACCESS_DENIED       Errno = 5
-	ERROR_INVALID_HANDLE      Errno = 6
-	ERROR_GEN_FAILURE         Errno = 31
-	ERROR_NOT_SUPPORTED       Errno = 50
-	ERROR_BAD_NETPATH         Errno = 53
-	ERROR_INVALID_PARAMETER   Errno = 87
-	ERROR_SEM_TIMEOUT         Errno = 121
-	ERROR_INSUFFICIENT_BUFFER Errno = 122
-	ERROR_INVALID_NAME        Errno = 123
-	ERROR_ALREADY_EXISTS      Errno = 183
-	ERROR_NOT_ENOUGH_QUOTA    Errno = 1816
+	ERROR_FILE_NOT_FOUND      = winerr.ERROR_FILE_NOT_FOUND
+	ERROR_PATH_NOT_FOUND      = winerr.ERROR_PATH_NOT_FOUND
+	ERROR_ACCESS_DENIED       = winerr.ERROR_ACCESS_DENIED
+	ERROR_INVALID_HANDLE      = winerr.ERROR_INVALID_HANDLE
+	ERROR_GEN_FAILURE         = winerr.ERROR_GEN_FAILURE
+	ERROR_NOT_SUPPORTED       = winerr.ERROR_NOT_SUPPORTED
+	ERROR_BAD_NETPATH         = winerr.ERROR_BAD_NETPATH
+	ERROR_INVALID_PARAMETER   = winerr.ERROR_INVALID_PARAMETER
+	ERROR_SEM_TIMEOUT         = winerr.ERROR_SEM_TIMEOUT
+	ERROR_INSUFFICIENT_BUFFER = winerr.ERROR_INSUFFICIENT_BUFFER
+	ERROR_INVALID_NAME        = winerr.ERROR_INVALID_NAME
+	ERROR_ALREADY_EXISTS      = winerr.ERROR_ALREADY_EXISTS
+	ERROR_NOT_ENOUGH_QUOTA    = winerr.ERROR_NOT_ENOUGH_QUOTA
 )
 
 // Error is the type of this package's sentinel errors. It carries the Win32
@@ -39,7 +41,10 @@ type Error struct {
 }
 
 func (e *Error) Error() string { return e.msg }
-func (e *Error) Unwrap() error { return e.base }
+
+// Win32Code returns the error's Win32 code.
+func (e *Error) Win32Code() Errno { return e.Code }
+func (e *Error) Unwrap() error    { return e.base }
 
 // Timeout reports whether the error is a read timeout (net.Error style).
 func (e *Error) Timeout() bool { return e.Code == ERROR_SEM_TIMEOUT }
@@ -96,9 +101,13 @@ func Code(err error) Errno {
 	if err == nil {
 		return 0
 	}
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
+	// The innermost carrier of a code wins; *OpError only forwards.
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if c, ok := e.(winerr.Coder); ok {
+			if _, forward := e.(*OpError); !forward {
+				return c.Win32Code()
+			}
+		}
 	}
 	var errno syscall.Errno
 	switch {
