@@ -310,12 +310,11 @@ func Decode(b []byte) (Frame, error) {
 	need := func(n int) bool { return len(b) >= n }
 	switch op {
 	case OpHostAnnouncement, OpLocalMasterAnnouncement, OpDomainAnnouncement:
-		if !need(32) {
-			return bad("%v of %d bytes, want at least 32", op, len(b))
+		a := new(Announcement)
+		if err := DecodeAnnouncement(b, a); err != nil {
+			return nil, err
 		}
-		return &Announcement{Op: op, UpdateCount: b[1], Periodicity: le.Uint32(b[2:]), ServerName: cstring(b[6:22]),
-			OSMajor: b[22], OSMinor: b[23], Type: ServerType(le.Uint32(b[24:])), BrowserMajor: b[28], BrowserMinor: b[29],
-			Signature: le.Uint16(b[30:]), Comment: cstring(b[32:])}, nil
+		return a, nil
 	case OpAnnouncementRequest:
 		if !need(2) {
 			return bad("truncated AnnouncementRequest")
@@ -360,6 +359,23 @@ func Decode(b []byte) (Frame, error) {
 		return &ResetStateRequest{Type: b[1]}, nil
 	}
 	return bad("unknown opcode %#02x", b[0])
+}
+
+// DecodeAnnouncement decodes a HostAnnouncement, LocalMasterAnnouncement or
+// DomainAnnouncement into a, for callers that reuse one Announcement.
+func DecodeAnnouncement(b []byte, a *Announcement) error {
+	if len(b) < 32 {
+		return fmt.Errorf("%w: announcement of %d bytes, want at least 32", ErrMalformed, len(b))
+	}
+	op := Opcode(b[0])
+	if op != OpHostAnnouncement && op != OpLocalMasterAnnouncement && op != OpDomainAnnouncement {
+		return fmt.Errorf("%w: opcode %v is not an announcement", ErrMalformed, op)
+	}
+	le := binary.LittleEndian
+	*a = Announcement{Op: op, UpdateCount: b[1], Periodicity: le.Uint32(b[2:]), ServerName: cstring(b[6:22]),
+		OSMajor: b[22], OSMinor: b[23], Type: ServerType(le.Uint32(b[24:])), BrowserMajor: b[28], BrowserMinor: b[29],
+		Signature: le.Uint16(b[30:]), Comment: cstring(b[32:])}
+	return nil
 }
 
 // cstring returns b up to its first NUL.

@@ -186,12 +186,14 @@ func checkScope(scope string) error {
 // FirstLevel returns the 32-byte first-level encoding of the 16 raw bytes
 // (each half-byte as 'A'+nibble).
 func (n Name) FirstLevel() string {
-	var b [32]byte
-	for i, c := range n.Raw {
-		b[2*i] = 'A' + c>>4
-		b[2*i+1] = 'A' + c&0x0f
+	return string(n.appendFirstLevel(nil))
+}
+
+func (n Name) appendFirstLevel(b []byte) []byte {
+	for _, c := range n.Raw {
+		b = append(b, 'A'+c>>4, 'A'+c&0x0f)
 	}
-	return string(b[:])
+	return b
 }
 
 // WireLen is the length of the second-level form.
@@ -212,7 +214,7 @@ func (n Name) Append(b []byte) ([]byte, error) {
 		}
 	}
 	b = append(b, 32)
-	b = append(b, n.FirstLevel()...)
+	b = n.appendFirstLevel(b)
 	if n.Scope != "" {
 		for _, l := range strings.Split(n.Scope, ".") {
 			b = append(b, byte(len(l)))

@@ -94,15 +94,38 @@ func (e *SizeError) Win32Code() winerr.Errno { return winerr.ERROR_BAD_NETPATH }
 // WireName returns the name as sent: the `\MAILSLOT\` prefix upper-cased
 // (tshark only recognises that form; Windows keeps the rest as given).
 func WireName(name string) (string, error) {
+	if err := checkName(name); err != nil {
+		return "", err
+	}
+	if name[:len(Prefix)] == Prefix {
+		return name, nil
+	}
+	return Prefix + name[len(Prefix):], nil
+}
+
+// checkName validates a mailslot name without allocating.
+func checkName(name string) error {
 	if len(name) <= len(Prefix) || !strings.EqualFold(name[:len(Prefix)], Prefix) {
-		return "", fmt.Errorf("%w: %q", ErrName, name)
+		return fmt.Errorf("%w: %q", ErrName, name)
 	}
 	for i := 0; i < len(name); i++ {
 		if name[i] == 0 || name[i] >= 0x80 {
-			return "", fmt.Errorf("%w: %q", ErrName, name)
+			return fmt.Errorf("%w: %q", ErrName, name)
 		}
 	}
-	return Prefix + name[len(Prefix):], nil
+	return nil
+}
+
+// wellKnown are the names Decode returns without allocating.
+var wellKnown = []string{`\MAILSLOT\BROWSE`, `\MAILSLOT\LANMAN`, `\MAILSLOT\MESSNGR`, `\MAILSLOT\NET\NETLOGON`, `\MAILSLOT\NET\NTLOGON`}
+
+func internName(b []byte) string {
+	for _, n := range wellKnown {
+		if string(b) == n {
+			return n
+		}
+	}
+	return string(b)
 }
 
 // MaxPayload is Windows' limit on the data of one write to name (MS-MAIL
@@ -228,8 +251,8 @@ func Decode(b []byte) (Write, error) {
 	if nul < 0 {
 		return bad("mailslot name has no terminating NUL")
 	}
-	name := string(b[nameOffset : nameOffset+nul])
-	if _, err := WireName(name); err != nil {
+	name := internName(b[nameOffset : nameOffset+nul])
+	if err := checkName(name); err != nil {
 		return bad("%v", err)
 	}
 	w.Name = name
