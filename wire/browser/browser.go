@@ -135,17 +135,17 @@ var (
 // DomainAnnouncement ServerName holds the workgroup, Comment the local master
 // browser's name, and the four version/signature bytes are one unused field.
 type Announcement struct {
-	Op           Opcode
-	UpdateCount  uint8
-	Periodicity  uint32 // milliseconds
-	ServerName   string // ≤ 15 bytes, NUL-padded to 16 on the wire
-	OSMajor      uint8
-	OSMinor      uint8
-	Type         ServerType
-	BrowserMajor uint8  // 0x0F
-	BrowserMinor uint8  // 0x01
-	Signature    uint16 // 0xAA55
-	Comment      string // ≤ 43 bytes
+	Op           Opcode     `json:"op"`
+	UpdateCount  uint8      `json:"update_count"`
+	Periodicity  uint32     `json:"periodicity"` // milliseconds
+	ServerName   string     `json:"server_name"` // ≤ 15 bytes, NUL-padded to 16 on the wire
+	OSMajor      uint8      `json:"os_major"`
+	OSMinor      uint8      `json:"os_minor"`
+	Type         ServerType `json:"type"`
+	BrowserMajor uint8      `json:"browser_major"` // 0x0F
+	BrowserMinor uint8      `json:"browser_minor"` // 0x01
+	Signature    uint16     `json:"signature"`     // 0xAA55
+	Comment      string     `json:"comment"`       // ≤ 43 bytes
 }
 
 // NewHostAnnouncement fills the constant fields as Windows does.
@@ -182,8 +182,8 @@ func (a *Announcement) Append(b []byte) ([]byte, error) {
 
 // AnnouncementRequest (0x02) asks servers to announce themselves.
 type AnnouncementRequest struct {
-	Reserved     uint8  // 0; Samba puts 0x01 here
-	ResponseName string // ≤ 15 bytes
+	Reserved     uint8  `json:"reserved"`      // 0; Samba puts 0x01 here
+	ResponseName string `json:"response_name"` // ≤ 15 bytes
 }
 
 func (*AnnouncementRequest) Opcode() Opcode { return OpAnnouncementRequest }
@@ -199,11 +199,11 @@ func (r *AnnouncementRequest) Append(b []byte) ([]byte, error) {
 
 // RequestElection (0x08) starts or takes part in a browser election.
 type RequestElection struct {
-	Version    uint8 // 1
-	Criteria   uint32
-	Uptime     uint32 // MS-BRWS says seconds; Samba sends milliseconds
-	Unused     uint32
-	ServerName string
+	Version    uint8  `json:"version"` // 1
+	Criteria   uint32 `json:"criteria"`
+	Uptime     uint32 `json:"uptime"` // MS-BRWS says seconds; Samba sends milliseconds
+	Unused     uint32 `json:"unused"`
+	ServerName string `json:"server_name"`
 }
 
 func (*RequestElection) Opcode() Opcode { return OpRequestElection }
@@ -223,8 +223,8 @@ func (r *RequestElection) Append(b []byte) ([]byte, error) {
 
 // GetBackupListRequest (0x09) asks the master browser for backup browsers.
 type GetBackupListRequest struct {
-	RequestedCount uint8 // Windows asks for 4
-	Token          uint32
+	RequestedCount uint8  `json:"requested_count"` // Windows asks for 4
+	Token          uint32 `json:"token"`
 }
 
 func (*GetBackupListRequest) Opcode() Opcode { return OpGetBackupListRequest }
@@ -236,8 +236,8 @@ func (r *GetBackupListRequest) Append(b []byte) ([]byte, error) {
 
 // GetBackupListResponse (0x0A) lists backup browsers.
 type GetBackupListResponse struct {
-	Token   uint32 // echoed from the request
-	Servers []string
+	Token   uint32   `json:"token"` // echoed from the request
+	Servers []string `json:"servers"`
 }
 
 func (*GetBackupListResponse) Opcode() Opcode { return OpGetBackupListResponse }
@@ -260,8 +260,8 @@ func (r *GetBackupListResponse) Append(b []byte) ([]byte, error) {
 // NameFrame is a frame that carries one name: BecomeBackup (0x0B, the
 // browser to promote) or MasterAnnouncement (0x0D, the master browser).
 type NameFrame struct {
-	Op   Opcode
-	Name string
+	Op   Opcode `json:"op"`
+	Name string `json:"name"`
 }
 
 func (f *NameFrame) Opcode() Opcode { return f.Op }
@@ -280,7 +280,7 @@ func (f *NameFrame) Append(b []byte) ([]byte, error) {
 
 // ResetStateRequest (0x0E) tells a browser to stop being one.
 type ResetStateRequest struct {
-	Type uint8 // 0x01 stop being master, 0x02 clear all, 0x04 stop browsing
+	Type uint8 `json:"type"` // 0x01 stop being master, 0x02 clear all, 0x04 stop browsing
 }
 
 func (*ResetStateRequest) Opcode() Opcode { return OpResetStateRequest }
@@ -389,13 +389,13 @@ func cstring(b []byte) string {
 // LanmanAnnouncement is the \MAILSLOT\LANMAN frame of LAN Manager 2.x: a
 // host announcement (opcode 1) or announcement request (2).
 type LanmanAnnouncement struct {
-	Op          uint16
-	Type        ServerType
-	OSMajor     uint8
-	OSMinor     uint8
-	Periodicity uint16 // seconds
-	ServerName  string
-	Comment     string
+	Op          uint16     `json:"op"`
+	Type        ServerType `json:"type"`
+	OSMajor     uint8      `json:"os_major"`
+	OSMinor     uint8      `json:"os_minor"`
+	Periodicity uint16     `json:"periodicity"` // seconds
+	ServerName  string     `json:"server_name"`
+	Comment     string     `json:"comment"`
 }
 
 // Append encodes the frame.

@@ -22,9 +22,9 @@ var DefaultCodePage = charmap.CodePage437
 
 // Message is one popup.
 type Message struct {
-	From string // sending user or computer
-	To   string // recipient name, or the workgroup for a broadcast
-	Text string
+	From string `json:"from"` // sending user or computer
+	To   string `json:"to"`   // recipient name, or the workgroup for a broadcast
+	Text string `json:"text"`
 }
 
 // Errors.
