@@ -6,7 +6,7 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/mailslot/mailslot/wire/internal/samples"
+	"github.com/mailslot/mailslot/internal/samples"
 )
 
 func TestSambaHostAnnouncement(t *testing.T) {

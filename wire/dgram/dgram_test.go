@@ -6,8 +6,8 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/mailslot/mailslot/internal/samples"
 	"github.com/mailslot/mailslot/wire/browser"
-	"github.com/mailslot/mailslot/wire/internal/samples"
 	"github.com/mailslot/mailslot/wire/netbios"
 	"github.com/mailslot/mailslot/wire/smbmail"
 )

@@ -6,7 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
-	"github.com/mailslot/mailslot/wire/internal/samples"
+	"github.com/mailslot/mailslot/internal/samples"
 	"github.com/mailslot/mailslot/wire/netbios"
 )
 

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailslot/mailslot/internal/samples"
 	"github.com/mailslot/mailslot/winerr"
-	"github.com/mailslot/mailslot/wire/internal/samples"
 )
 
 const smbStart = 14 + 34 + 34 // in the Samba capture

@@ -12,9 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailslot/mailslot/internal/samples"
 	"github.com/mailslot/mailslot/wire/browser"
 	"github.com/mailslot/mailslot/wire/dgram"
-	"github.com/mailslot/mailslot/wire/internal/samples"
 	"github.com/mailslot/mailslot/wire/messenger"
 	"github.com/mailslot/mailslot/wire/nbdgm"
 	"github.com/mailslot/mailslot/wire/nbns"
