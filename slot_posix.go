@@ -46,11 +46,33 @@ type Slot struct {
 	ctlbuf     []byte
 	groupCache map[[2]int]bool // (pid, uid) → member of an allowed group
 
-	avail   chan struct{} // cap 1: a message may be waiting
-	space   chan struct{} // cap 1: the queue may have room again
-	done    chan struct{} // closed by Close
-	drained chan struct{} // closed when the drainer exits
+	// Who waits on the socket. Exactly one goroutine at a time is the
+	// "pump": a reader that has nothing to read (so the kernel wakes it
+	// directly, with no hand-off), or, when no reader has been around for
+	// pumpGrace, the drainer, which keeps the kernel's short datagram queue
+	// empty. A reader that needs the socket kicks the drainer out with a
+	// past deadline. Guarded by mu.
+	pumping        bool
+	drainerPumping bool
+	kicked         bool
+	waiters        int       // readers inside take
+	lastRead       time.Time // when a reader last left take
+	drainFn        func(uintptr) bool
+	readFn         func(uintptr) bool
+
+	avail    chan struct{} // cap 1: a message may be waiting
+	space    chan struct{} // cap 1: the queue may have room again
+	pumpFree chan struct{} // cap 1: the socket may have no pump
+	done     chan struct{} // closed by Close
+	drained  chan struct{} // closed when the drainer exits
 }
+
+// pumpGrace is how long the drainer leaves the socket to readers after the
+// last read. A busy reader thus pumps itself; an idle slot is drained.
+const pumpGrace = 2 * time.Millisecond
+
+// aLongTimeAgo is a deadline in the past, to wake the pump.
+var aLongTimeAgo = time.Unix(1, 0)
 
 // Create creates the local mailslot name (`\\.\mailslot\...`) and returns
 // its reading end. A nil cfg means the defaults described on Config.
@@ -80,20 +102,22 @@ func Create(name string, cfg *Config) (*Slot, error) {
 	var fd int
 	raw.Control(func(f uintptr) { fd = int(f) })
 	s := &Slot{
-		name:    n,
-		set:     set,
-		owner:   Sender{PID: os.Getpid(), UID: os.Geteuid(), GID: os.Getegid()},
-		conn:    conn,
-		raw:     raw,
-		fd:      fd,
-		release: release,
-		q:       msgq.New(set.quota, MessageOverhead),
-		wake:    make(chan struct{}),
-		avail:   make(chan struct{}, 1),
-		space:   make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		drained: make(chan struct{}),
+		name:     n,
+		set:      set,
+		owner:    Sender{PID: os.Getpid(), UID: os.Geteuid(), GID: os.Getegid()},
+		conn:     conn,
+		raw:      raw,
+		fd:       fd,
+		release:  release,
+		q:        msgq.New(set.quota, MessageOverhead),
+		wake:     make(chan struct{}),
+		avail:    make(chan struct{}, 1),
+		space:    make(chan struct{}, 1),
+		pumpFree: make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		drained:  make(chan struct{}),
 	}
+	s.drainFn, s.readFn = s.drainUntilStopped, s.drainUntilMessage
 	s.readTimeout.Store(int64(set.readTimeout))
 	go s.drainLoop()
 	return s, nil
@@ -134,13 +158,20 @@ func (s *Slot) ReadMessage(ctx context.Context) (Message, error) {
 // means any size.
 func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error) {
 	var (
-		start  time.Time
-		timer  *time.Timer
-		timerC <-chan time.Time
+		start   time.Time
+		timer   *time.Timer
+		waiting bool
 	)
 	defer func() {
 		if timer != nil {
 			timer.Stop()
+		}
+		if waiting {
+			s.mu.Lock()
+			s.waiters--
+			s.lastRead = time.Now()
+			s.mu.Unlock()
+			notify(s.pumpFree)
 		}
 	}()
 	for {
@@ -169,32 +200,53 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 			}
 			return m, nil
 		}
-		wake := s.wake
-		s.mu.Unlock()
-
 		if start.IsZero() {
 			start = time.Now()
 		}
 		wait, forever := s.remaining(start)
 		if !forever && wait <= 0 {
+			s.mu.Unlock()
 			return nil, opErr(op, s.name.String(), ErrTimeout)
 		}
+		if !waiting {
+			waiting = true
+			s.waiters++
+		}
+		if !s.pumping {
+			// Wait on the socket ourselves, then look at the queue again.
+			s.pumping = true
+			s.mu.Unlock()
+			err := s.pump(ctx, wait, forever)
+			s.mu.Lock()
+			s.pumping = false
+			s.mu.Unlock()
+			notify(s.pumpFree)
+			if err := ctx.Err(); err != nil {
+				return nil, opErr(op, s.name.String(), err)
+			}
+			if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !s.isClosed() {
+				return nil, opErr(op, s.name.String(), err)
+			}
+			continue
+		}
+		if s.drainerPumping && !s.kicked {
+			s.kicked = true
+			s.conn.SetReadDeadline(aLongTimeAgo)
+		}
+		wake := s.wake
+		s.mu.Unlock()
+		var tc <-chan time.Time
 		if !forever {
 			if timer == nil {
 				timer = time.NewTimer(wait)
-				timerC = timer.C
 			} else {
 				timer.Reset(wait)
 			}
-		} else if timer != nil {
-			timer.Stop()
-		}
-		var tc <-chan time.Time
-		if !forever {
-			tc = timerC
+			tc = timer.C
 		}
 		select {
 		case <-s.avail:
+		case <-s.pumpFree:
 		case <-wake:
 		case <-s.done:
 		case <-tc:
@@ -202,6 +254,39 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 			return nil, opErr(op, s.name.String(), ctx.Err())
 		}
 	}
+}
+
+// pump waits on the socket until a message is queued, the wait ends, or
+// something kicks the pump (a new deadline, ctx, Close).
+func (s *Slot) pump(ctx context.Context, wait time.Duration, forever bool) error {
+	var dl time.Time
+	if !forever {
+		dl = time.Now().Add(wait)
+	}
+	s.conn.SetReadDeadline(dl)
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() { s.conn.SetReadDeadline(aLongTimeAgo) })
+		defer stop()
+	}
+	return s.raw.Read(s.readFn)
+}
+
+// drainUntilMessage is a reading pump's callback: it stops waiting once the
+// queue holds a message.
+func (s *Slot) drainUntilMessage(uintptr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drainLocked()
+	return s.closed || s.q.Len() > 0
+}
+
+// drainUntilStopped is the drainer's callback: it keeps draining until the
+// queue is full or a reader wants the socket.
+func (s *Slot) drainUntilStopped(uintptr) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drainLocked()
+	return s.closed || s.q.Full() || s.kicked
 }
 
 // remaining is how long a read that started at start may still wait.
@@ -270,6 +355,9 @@ func (s *Slot) SetReadDeadline(t time.Time) error {
 	s.deadline.Store(v)
 	close(s.wake) // let blocked readers recompute their wait
 	s.wake = make(chan struct{})
+	if s.pumping && !s.drainerPumping {
+		s.conn.SetReadDeadline(aLongTimeAgo) // the pumping reader too
+	}
 	return nil
 }
 
@@ -310,26 +398,56 @@ func notify(c chan struct{}) {
 	}
 }
 
-// drainLoop moves datagrams from the socket into the queue whenever the
-// queue has room, so writers are limited by the slot's quota and not by the
+// drainLoop moves datagrams from the socket into the queue while no reader
+// is waiting, so writers are limited by the slot's quota and not by the
 // kernel's short datagram queue (net.unix.max_dgram_qlen, 10 by default).
 func (s *Slot) drainLoop() {
 	defer close(s.drained)
-	stopWaiting := func(uintptr) bool {
-		s.mu.Lock()
-		s.drainLocked()
-		stop := s.closed || s.q.Full()
-		s.mu.Unlock()
-		return stop
-	}
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
 	for {
-		if err := s.raw.Read(stopWaiting); err != nil {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
 			return
 		}
-		select {
-		case <-s.space:
-		case <-s.done:
-			return
+		var wake <-chan struct{}
+		switch {
+		case s.q.Full():
+			wake = s.space
+		case s.waiters > 0 || s.pumping:
+			wake = s.pumpFree
+		default:
+			if rest := pumpGrace - time.Since(s.lastRead); rest > 0 {
+				idle.Reset(rest)
+				s.mu.Unlock()
+				select {
+				case <-idle.C:
+				case <-s.done:
+					return
+				}
+				continue
+			}
+		}
+		if wake != nil {
+			s.mu.Unlock()
+			select {
+			case <-wake:
+			case <-s.done:
+				return
+			}
+			continue
+		}
+		s.pumping, s.drainerPumping = true, true
+		s.conn.SetReadDeadline(time.Time{})
+		s.mu.Unlock()
+		err := s.raw.Read(s.drainFn)
+		s.mu.Lock()
+		s.pumping, s.drainerPumping, s.kicked = false, false, false
+		s.mu.Unlock()
+		notify(s.pumpFree)
+		if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			return // closed
 		}
 	}
 }
