@@ -5,6 +5,7 @@
 package netbios
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -93,43 +94,44 @@ func (n Name) String() string {
 }
 
 // Parse parses the String form: NAME<xx>[.scope], with <xx> escapes allowed
-// anywhere in the name. Letters are upper-cased; the name is space padded.
-// "*<00>" is the wildcard (NUL padded, as the wire form requires).
+// anywhere in the name. The suffix is the last <xx> that ends the string or
+// is followed by ".scope" (so a scope cannot contain <xx> sequences).
+// Letters are upper-cased and the name is space padded; "*<00>" is the
+// wildcard (NUL padded, as the wire form requires).
 func Parse(s string) (Name, error) {
 	bad := func(why string) (Name, error) { return Name{}, fmt.Errorf("%w: %q: %s", ErrName, s, why) }
-	var raw []byte
-	i := 0
-	suffixAt := -1
-	for i < len(s) {
-		if c, ok := hexEscape(s[i:]); ok {
-			raw = append(raw, c)
-			i += 4
-			suffixAt = len(raw) - 1
-			if i == len(s) || s[i] == '.' {
-				break
-			}
-			continue
-		}
-		if s[i] == '.' && suffixAt == len(raw)-1 && suffixAt >= 0 {
+	at := -1
+	for j := len(s) - 4; j >= 0; j-- {
+		if _, ok := hexEscape(s[j:]); ok && (j+4 == len(s) || s[j+4] == '.') {
+			at = j
 			break
 		}
-		raw = append(raw, s[i])
-		i++
 	}
-	if suffixAt != len(raw)-1 || len(raw) < 2 {
+	if at < 0 {
 		return bad("want NAME<xx> with a two-digit hex suffix")
 	}
+	suffix, _ := hexEscape(s[at:])
 	scope := ""
-	if i < len(s) {
-		scope = s[i+1:]
+	if at+4 < len(s) {
+		scope = s[at+5:]
 		if err := checkScope(scope); err != nil {
 			return bad(err.Error())
 		}
 	}
-	name, suffix := raw[:len(raw)-1], raw[len(raw)-1]
+	var name []byte
+	for i := 0; i < at; {
+		if c, ok := hexEscape(s[i:at]); ok {
+			name = append(name, c)
+			i += 4
+			continue
+		}
+		name = append(name, s[i])
+		i++
+	}
 	if len(name) > 15 {
 		return bad("longer than 15 bytes")
 	}
+	// An empty name part is 15 spaces: String trims trailing spaces.
 	var n Name
 	pad := byte(' ')
 	if string(name) == "*" {
@@ -259,6 +261,11 @@ func Decode(msg []byte, off int) (Name, int, error) {
 				end = pos + 1
 			}
 			n.Scope = strings.Join(scope, ".")
+			if n.Scope != "" {
+				if err := checkScope(n.Scope); err != nil {
+					return bad("scope: %v", err)
+				}
+			}
 			return n, end, nil
 		case l&0xC0 == 0xC0:
 			if pos+1 >= len(msg) {
@@ -293,6 +300,9 @@ func Decode(msg []byte, off int) (Name, int, error) {
 				n.Raw[i] = hi<<4 | lo
 			}
 		} else {
+			if bytes.IndexByte(label, '.') >= 0 {
+				return bad("scope label %q contains a dot", label)
+			}
 			scope = append(scope, string(label))
 			if len(scope) > 64 {
 				return bad("too many scope labels")

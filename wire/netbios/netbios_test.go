@@ -49,6 +49,7 @@ func TestParse(t *testing.T) {
 		"samba<00>":    MustNew("SAMBA", 0),
 		"WG<1D>":       MustNew("WG", 0x1d),
 		"*<00>":        Wildcard,
+		"<20>":         {Raw: [16]byte{' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', ' ', 0x20}},
 		"A.B<20>.x.yz": {Raw: MustNew("A.B", 0x20).Raw, Scope: "x.yz"},
 	} {
 		got, err := Parse(in)
@@ -56,7 +57,7 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, in := range []string{"", "NAME", "<00>", "NAME<0g>", "SIXTEENCHARSLONG<00>", "A<00>.", "A<00>.b..c"} {
+	for _, in := range []string{"", "NAME", "NAME<0g>", "SIXTEENCHARSLONG<00>", "A<00>.", "A<00>.b..c"} {
 		if _, err := Parse(in); !errors.Is(err, ErrName) {
 			t.Errorf("Parse(%q): %v", in, err)
 		}
