@@ -56,6 +56,7 @@ type Slot struct {
 	drainerPumping bool
 	kicked         bool
 	waiters        int       // readers inside take
+	pumpDeadline   time.Time // the socket's read deadline
 	lastRead       time.Time // when a reader last left take
 	drainFn        func(uintptr) bool
 	readFn         func(uintptr) bool
@@ -63,6 +64,8 @@ type Slot struct {
 	avail    chan struct{} // cap 1: a message may be waiting
 	space    chan struct{} // cap 1: the queue may have room again
 	pumpFree chan struct{} // cap 1: the socket may have no pump
+	noReader chan struct{} // cap 1: no reader for pumpGrace
+	grace    *time.Timer   // notifies noReader pumpGrace after the last read
 	done     chan struct{} // closed by Close
 	drained  chan struct{} // closed when the drainer exits
 }
@@ -70,6 +73,10 @@ type Slot struct {
 // pumpGrace is how long the drainer leaves the socket to readers after the
 // last read. A busy reader thus pumps itself; an idle slot is drained.
 const pumpGrace = 2 * time.Millisecond
+
+// pumpBatch bounds how many messages a reading pump queues per wakeup: a
+// few amortise the pump's overhead under load without starving the reader.
+const pumpBatch = 16
 
 // aLongTimeAgo is a deadline in the past, to wake the pump.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -114,10 +121,13 @@ func Create(name string, cfg *Config) (*Slot, error) {
 		avail:    make(chan struct{}, 1),
 		space:    make(chan struct{}, 1),
 		pumpFree: make(chan struct{}, 1),
+		noReader: make(chan struct{}, 1),
 		done:     make(chan struct{}),
 		drained:  make(chan struct{}),
 	}
 	s.drainFn, s.readFn = s.drainUntilStopped, s.drainUntilMessage
+	s.grace = time.AfterFunc(time.Hour, func() { notify(s.noReader) })
+	s.grace.Stop()
 	s.readTimeout.Store(int64(set.readTimeout))
 	go s.drainLoop()
 	return s, nil
@@ -169,9 +179,15 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 		if waiting {
 			s.mu.Lock()
 			s.waiters--
+			last := s.waiters == 0
 			s.lastRead = time.Now()
 			s.mu.Unlock()
-			notify(s.pumpFree)
+			if last {
+				// Hand the socket to the drainer only if no read follows
+				// within pumpGrace: while reads keep coming this timer
+				// never fires, so a busy reader causes no wakeups.
+				s.grace.Reset(pumpGrace)
+			}
 		}
 	}()
 	for {
@@ -180,8 +196,8 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 			s.mu.Unlock()
 			return nil, opErr(op, s.name.String(), net.ErrClosed)
 		}
-		if s.q.Len() == 0 {
-			s.drainLocked()
+		if s.q.Len() == 0 && s.pumping {
+			s.drainLocked(0) // the pump may be slow to look; a pump of our own drains first
 		}
 		if m := s.q.Peek(); m != nil {
 			if limit >= 0 && len(m.Data) > limit {
@@ -205,6 +221,13 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 		}
 		wait, forever := s.remaining(start)
 		if !forever && wait <= 0 {
+			if s.q.Len() == 0 && !s.pumping {
+				s.drainLocked(1) // a last look before timing out
+			}
+			if s.q.Len() > 0 {
+				s.mu.Unlock()
+				continue
+			}
 			s.mu.Unlock()
 			return nil, opErr(op, s.name.String(), ErrTimeout)
 		}
@@ -215,8 +238,13 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 		if !s.pumping {
 			// Wait on the socket ourselves, then look at the queue again.
 			s.pumping = true
+			var dl time.Time
+			if !forever {
+				dl = time.Now().Add(wait)
+			}
+			s.setReadDeadlineLocked(dl)
 			s.mu.Unlock()
-			err := s.pump(ctx, wait, forever)
+			err := s.pump(ctx)
 			s.mu.Lock()
 			s.pumping = false
 			s.mu.Unlock()
@@ -231,7 +259,7 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 		}
 		if s.drainerPumping && !s.kicked {
 			s.kicked = true
-			s.conn.SetReadDeadline(aLongTimeAgo)
+			s.setReadDeadlineLocked(aLongTimeAgo)
 		}
 		wake := s.wake
 		s.mu.Unlock()
@@ -256,19 +284,27 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 	}
 }
 
-// pump waits on the socket until a message is queued, the wait ends, or
-// something kicks the pump (a new deadline, ctx, Close).
-func (s *Slot) pump(ctx context.Context, wait time.Duration, forever bool) error {
-	var dl time.Time
-	if !forever {
-		dl = time.Now().Add(wait)
-	}
-	s.conn.SetReadDeadline(dl)
+// pump waits on the socket until a message is queued, the read deadline
+// passes, or something kicks the pump (a new deadline, ctx, Close).
+func (s *Slot) pump(ctx context.Context) error {
 	if ctx.Done() != nil {
-		stop := context.AfterFunc(ctx, func() { s.conn.SetReadDeadline(aLongTimeAgo) })
+		stop := context.AfterFunc(ctx, func() {
+			s.mu.Lock()
+			s.setReadDeadlineLocked(aLongTimeAgo)
+			s.mu.Unlock()
+		})
 		defer stop()
 	}
 	return s.raw.Read(s.readFn)
+}
+
+// setReadDeadlineLocked sets the socket's read deadline, which only the pump
+// uses, skipping the runtime call when it does not change. s.mu must be held.
+func (s *Slot) setReadDeadlineLocked(t time.Time) {
+	if !t.Equal(s.pumpDeadline) {
+		s.conn.SetReadDeadline(t)
+		s.pumpDeadline = t
+	}
 }
 
 // drainUntilMessage is a reading pump's callback: it stops waiting once the
@@ -276,7 +312,7 @@ func (s *Slot) pump(ctx context.Context, wait time.Duration, forever bool) error
 func (s *Slot) drainUntilMessage(uintptr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.drainLocked()
+	s.drainLocked(pumpBatch)
 	return s.closed || s.q.Len() > 0
 }
 
@@ -285,7 +321,7 @@ func (s *Slot) drainUntilMessage(uintptr) bool {
 func (s *Slot) drainUntilStopped(uintptr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.drainLocked()
+	s.drainLocked(0)
 	return s.closed || s.q.Full() || s.kicked
 }
 
@@ -317,7 +353,7 @@ func (s *Slot) Info() (Info, error) {
 	if s.closed {
 		return Info{}, opErr("info", s.name.String(), net.ErrClosed)
 	}
-	s.drainLocked()
+	s.drainLocked(0)
 	info := Info{MaxMessageSize: s.set.maxMessageSize, NextSize: NoMessage, MessageCount: s.q.Len(),
 		ReadTimeout: time.Duration(s.readTimeout.Load())}
 	if m := s.q.Peek(); m != nil {
@@ -356,7 +392,7 @@ func (s *Slot) SetReadDeadline(t time.Time) error {
 	close(s.wake) // let blocked readers recompute their wait
 	s.wake = make(chan struct{})
 	if s.pumping && !s.drainerPumping {
-		s.conn.SetReadDeadline(aLongTimeAgo) // the pumping reader too
+		s.setReadDeadlineLocked(aLongTimeAgo) // the pumping reader too
 	}
 	return nil
 }
@@ -371,6 +407,7 @@ func (s *Slot) Close() error {
 	}
 	s.closed = true
 	s.q.Clear()
+	s.grace.Stop()
 	close(s.done)
 	s.mu.Unlock()
 	// Outside s.mu: closing waits for the drainer to leave the poller, and
@@ -403,8 +440,6 @@ func notify(c chan struct{}) {
 // kernel's short datagram queue (net.unix.max_dgram_qlen, 10 by default).
 func (s *Slot) drainLoop() {
 	defer close(s.drained)
-	idle := time.NewTimer(time.Hour)
-	idle.Stop()
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -415,19 +450,8 @@ func (s *Slot) drainLoop() {
 		switch {
 		case s.q.Full():
 			wake = s.space
-		case s.waiters > 0 || s.pumping:
-			wake = s.pumpFree
-		default:
-			if rest := pumpGrace - time.Since(s.lastRead); rest > 0 {
-				idle.Reset(rest)
-				s.mu.Unlock()
-				select {
-				case <-idle.C:
-				case <-s.done:
-					return
-				}
-				continue
-			}
+		case s.waiters > 0 || time.Since(s.lastRead) < pumpGrace:
+			wake = s.noReader // the grace timer fires once readers are gone
 		}
 		if wake != nil {
 			s.mu.Unlock()
@@ -439,7 +463,7 @@ func (s *Slot) drainLoop() {
 			continue
 		}
 		s.pumping, s.drainerPumping = true, true
-		s.conn.SetReadDeadline(time.Time{})
+		s.setReadDeadlineLocked(time.Time{})
 		s.mu.Unlock()
 		err := s.raw.Read(s.drainFn)
 		s.mu.Lock()
@@ -452,11 +476,12 @@ func (s *Slot) drainLoop() {
 	}
 }
 
-// drainLocked reads every datagram the socket holds, without blocking, until
-// the queue is full. s.mu must be held.
-func (s *Slot) drainLocked() {
-	pushed := false
-	for !s.closed && !s.q.Full() {
+// drainLocked reads the datagrams the socket holds, without blocking, until
+// the socket is empty, the queue is full, or max data messages (if max > 0)
+// were queued. s.mu must be held.
+func (s *Slot) drainLocked(max int) {
+	pushed := 0
+	for !s.closed && !s.q.Full() && (max <= 0 || pushed < max) {
 		m := msgq.Get(MaxLocalMessageSize)
 		n, oobn, flags, err := s.rx.recvmsg(s.fd, m.Data, s.oob[:])
 		if err != nil {
@@ -481,9 +506,9 @@ func (s *Slot) drainLocked() {
 		m.Time = time.Now()
 		m.PID, m.UID, m.GID = cr.pid, cr.uid, cr.gid
 		s.q.Push(m)
-		pushed = true
+		pushed++
 	}
-	if pushed {
+	if pushed > 0 {
 		notify(s.avail)
 	}
 }
@@ -610,8 +635,9 @@ type sender struct {
 	conn   *net.UnixConn
 	raw    syscall.RawConn
 	mu     sync.Mutex // guards the fields below and serialises sends
-	sendFn func(uintptr) bool
-	p, oob []byte
+	sendFn    func(uintptr) bool
+	sendNowFn func(uintptr)
+	p, oob    []byte
 	wait   bool
 	err    error
 }
@@ -623,6 +649,7 @@ func newSender(conn *net.UnixConn) (*sender, error) {
 	}
 	c := &sender{conn: conn, raw: raw}
 	c.sendFn = c.trySend
+	c.sendNowFn = func(fd uintptr) { c.trySend(fd) }
 	return c, nil
 }
 
@@ -631,13 +658,19 @@ func newSender(conn *net.UnixConn) (*sender, error) {
 func (c *sender) send(p, oob []byte, timeout time.Duration) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.p, c.oob, c.wait = p, oob, timeout > 0
-	if c.wait {
-		c.conn.SetWriteDeadline(time.Now().Add(timeout))
+	defer func() { c.p, c.oob = nil, nil }()
+	// First try without waiting: arming a deadline costs more than a send.
+	// Control, unlike Write, ignores the (possibly stale) write deadline.
+	c.p, c.oob, c.wait = p, oob, false
+	if err := c.raw.Control(c.sendNowFn); err != nil {
+		return err
 	}
-	err := c.raw.Write(c.sendFn)
-	c.p, c.oob = nil, nil
-	if err != nil {
+	if timeout <= 0 || (c.err != unix.EAGAIN && c.err != unix.ENOBUFS) {
+		return c.err
+	}
+	c.wait = true
+	c.conn.SetWriteDeadline(time.Now().Add(timeout))
+	if err := c.raw.Write(c.sendFn); err != nil {
 		return err
 	}
 	return c.err

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"time"
 
 	"github.com/mailslot/mailslot/internal/slotbench"
@@ -20,37 +21,52 @@ type benchRow struct {
 func runBench(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	fs := newFlags("bench", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
-	n := fs.Int("n", 200000, "messages per throughput run")
-	rounds := fs.Int("rounds", 20000, "ping-pong round trips")
+	n := fs.Int("n", 100000, "messages per throughput run")
+	rounds := fs.Int("rounds", 20000, "ping-pong round trips per run")
+	repeat := fs.Int("repeat", 5, "runs of each measurement, raw and mailslot alternating; medians are reported")
 	idle := fs.Int("idle", 10000, "idle slots for the memory measurement (0 = skip)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 0 || *n <= 0 || *rounds <= 0 || *idle < 0 {
-		return usagef("bench takes no arguments; -n and -rounds must be positive")
+	if len(pos) != 0 || *n <= 0 || *rounds <= 0 || *repeat <= 0 || *idle < 0 {
+		return usagef("bench takes no arguments; -n, -rounds and -repeat must be positive")
 	}
 	var rows []benchRow
+	kinds := []slotbench.Kind{slotbench.Raw, slotbench.Slot}
 	for _, size := range []int{64, 4096} {
 		for _, writers := range []int{1, 8} {
-			var r [2]float64
-			for i, k := range []slotbench.Kind{slotbench.Raw, slotbench.Slot} {
-				if r[i], err = slotbench.Throughput(k, size, writers, *n); err != nil {
-					return fmt.Errorf("throughput %s: %w", k, err)
+			var r [2][]float64
+			for rep := 0; rep < *repeat; rep++ {
+				for i, k := range kinds {
+					rate, err := slotbench.Throughput(k, size, writers, *n)
+					if err != nil {
+						return fmt.Errorf("throughput %s: %w", k, err)
+					}
+					r[i] = append(r[i], rate)
 				}
 			}
-			rows = append(rows, benchRow{fmt.Sprintf("throughput %dB %d writer(s)", size, writers), "msg/s", r[0], r[1], r[1] / r[0]})
+			raw, slot := median(r[0]), median(r[1])
+			rows = append(rows, benchRow{fmt.Sprintf("throughput %dB %d writer(s)", size, writers), "msg/s", raw, slot, slot / raw})
 		}
 	}
-	var lat [2][]time.Duration
-	for i, k := range []slotbench.Kind{slotbench.Raw, slotbench.Slot} {
-		if lat[i], err = slotbench.PingPong(k, *rounds); err != nil {
-			return fmt.Errorf("ping-pong %s: %w", k, err)
+	var p50, p99 [2][]float64
+	for rep := 0; rep < *repeat; rep++ {
+		for i, k := range kinds {
+			rtts, err := slotbench.PingPong(k, *rounds)
+			if err != nil {
+				return fmt.Errorf("ping-pong %s: %w", k, err)
+			}
+			p50[i] = append(p50[i], us(slotbench.Percentile(rtts, 50)))
+			p99[i] = append(p99[i], us(slotbench.Percentile(rtts, 99)))
 		}
 	}
-	for _, p := range []float64{50, 99} {
-		raw, slot := slotbench.Percentile(lat[0], p), slotbench.Percentile(lat[1], p)
-		rows = append(rows, benchRow{fmt.Sprintf("ping-pong RTT p%g", p), "µs", us(raw), us(slot), float64(slot) / float64(raw)})
+	for _, p := range []struct {
+		name string
+		v    [2][]float64
+	}{{"p50", p50}, {"p99", p99}} {
+		raw, slot := median(p.v[0]), median(p.v[1])
+		rows = append(rows, benchRow{"ping-pong RTT " + p.name, "µs", raw, slot, slot / raw})
 	}
 	if *idle > 0 {
 		per, err := slotbench.IdleMemory(*idle)
@@ -79,3 +95,9 @@ func runBench(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}

@@ -100,20 +100,26 @@ func Throughput(k Kind, size, writers, n int) (float64, error) {
 	msg := make([]byte, size)
 	var wg sync.WaitGroup
 	errc := make(chan error, writers)
-	start := time.Now()
-	for i := 0; i < writers; i++ {
-		count := n / writers
-		if i < n%writers {
-			count++
-		}
+	// Open every writer first, so that opening is not measured and no
+	// writer fills the slot while another is still opening.
+	writes := make([]func([]byte) error, writers)
+	for i := range writes {
 		write, closeW, err := ep.newWriter()
 		if err != nil {
 			return 0, err
 		}
+		defer closeW()
+		writes[i] = write
+	}
+	start := time.Now()
+	for i, write := range writes {
+		count := n / writers
+		if i < n%writers {
+			count++
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer closeW()
 			for j := 0; j < count; j++ {
 				if err := write(msg); err != nil {
 					errc <- err
