@@ -56,6 +56,7 @@ type Slot struct {
 	drainerPumping bool
 	kicked         bool
 	waiters        int       // readers inside take
+	drainerWaits   bool      // the drainer wants noReader when waiters drops to 0
 	pumpDeadline   time.Time // the socket's read deadline
 	lastRead       time.Time // when a reader last left take
 	drainFn        func(uintptr) bool
@@ -64,15 +65,14 @@ type Slot struct {
 	avail    chan struct{} // cap 1: a message may be waiting
 	space    chan struct{} // cap 1: the queue may have room again
 	pumpFree chan struct{} // cap 1: the socket may have no pump
-	noReader chan struct{} // cap 1: no reader for pumpGrace
-	grace    *time.Timer   // notifies noReader pumpGrace after the last read
+	noReader chan struct{} // cap 1: the last waiting reader left (when asked)
 	done     chan struct{} // closed by Close
 	drained  chan struct{} // closed when the drainer exits
 }
 
 // pumpGrace is how long the drainer leaves the socket to readers after the
 // last read. A busy reader thus pumps itself; an idle slot is drained.
-const pumpGrace = 2 * time.Millisecond
+const pumpGrace = 10 * time.Millisecond
 
 // pumpBatch bounds how many messages a reading pump queues per wakeup: a
 // few amortise the pump's overhead under load without starving the reader.
@@ -126,8 +126,6 @@ func Create(name string, cfg *Config) (*Slot, error) {
 		drained:  make(chan struct{}),
 	}
 	s.drainFn, s.readFn = s.drainUntilStopped, s.drainUntilMessage
-	s.grace = time.AfterFunc(time.Hour, func() { notify(s.noReader) })
-	s.grace.Stop()
 	s.readTimeout.Store(int64(set.readTimeout))
 	go s.drainLoop()
 	return s, nil
@@ -179,14 +177,15 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 		if waiting {
 			s.mu.Lock()
 			s.waiters--
-			last := s.waiters == 0
 			s.lastRead = time.Now()
+			// Wake the drainer only if it asked: no per-message cost.
+			wake := s.waiters == 0 && s.drainerWaits
+			if wake {
+				s.drainerWaits = false
+			}
 			s.mu.Unlock()
-			if last {
-				// Hand the socket to the drainer only if no read follows
-				// within pumpGrace: while reads keep coming this timer
-				// never fires, so a busy reader causes no wakeups.
-				s.grace.Reset(pumpGrace)
+			if wake {
+				notify(s.noReader)
 			}
 		}
 	}()
@@ -407,7 +406,6 @@ func (s *Slot) Close() error {
 	}
 	s.closed = true
 	s.q.Clear()
-	s.grace.Stop()
 	close(s.done)
 	s.mu.Unlock()
 	// Outside s.mu: closing waits for the drainer to leave the poller, and
@@ -440,6 +438,8 @@ func notify(c chan struct{}) {
 // kernel's short datagram queue (net.unix.max_dgram_qlen, 10 by default).
 func (s *Slot) drainLoop() {
 	defer close(s.drained)
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -450,8 +450,22 @@ func (s *Slot) drainLoop() {
 		switch {
 		case s.q.Full():
 			wake = s.space
-		case s.waiters > 0 || time.Since(s.lastRead) < pumpGrace:
-			wake = s.noReader // the grace timer fires once readers are gone
+		case s.waiters > 0:
+			s.drainerWaits = true
+			wake = s.noReader
+		default:
+			if rest := pumpGrace - time.Since(s.lastRead); rest > 0 {
+				// Readers were here a moment ago: look again later. This
+				// wakes at most once per pumpGrace, not per message.
+				s.mu.Unlock()
+				idle.Reset(rest)
+				select {
+				case <-idle.C:
+				case <-s.done:
+					return
+				}
+				continue
+			}
 		}
 		if wake != nil {
 			s.mu.Unlock()
@@ -632,14 +646,14 @@ type Writer struct {
 // sender sends datagrams on a socket connected to a slot. Its callback is
 // bound once, so that sending does not allocate.
 type sender struct {
-	conn   *net.UnixConn
-	raw    syscall.RawConn
-	mu     sync.Mutex // guards the fields below and serialises sends
+	conn      *net.UnixConn
+	raw       syscall.RawConn
+	mu        sync.Mutex // guards the fields below and serialises sends
 	sendFn    func(uintptr) bool
 	sendNowFn func(uintptr)
 	p, oob    []byte
-	wait   bool
-	err    error
+	wait      bool
+	err       error
 }
 
 func newSender(conn *net.UnixConn) (*sender, error) {
