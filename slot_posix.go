@@ -450,22 +450,24 @@ func (s *Slot) drainLoop() {
 		switch {
 		case s.q.Full():
 			wake = s.space
+		case time.Since(s.lastRead) < pumpGrace:
+			// A reader was here a moment ago: look again once the grace
+			// has passed. This wakes at most once per pumpGrace however
+			// fast messages flow.
+			rest := pumpGrace - time.Since(s.lastRead)
+			s.mu.Unlock()
+			idle.Reset(rest)
+			select {
+			case <-idle.C:
+			case <-s.done:
+				return
+			}
+			continue
 		case s.waiters > 0:
+			// A reader has been blocked for a while (and pumps the socket
+			// itself): sleep until it leaves.
 			s.drainerWaits = true
 			wake = s.noReader
-		default:
-			if rest := pumpGrace - time.Since(s.lastRead); rest > 0 {
-				// Readers were here a moment ago: look again later. This
-				// wakes at most once per pumpGrace, not per message.
-				s.mu.Unlock()
-				idle.Reset(rest)
-				select {
-				case <-idle.C:
-				case <-s.done:
-					return
-				}
-				continue
-			}
 		}
 		if wake != nil {
 			s.mu.Unlock()
