@@ -130,11 +130,21 @@ func slotAddrs() ([]string, error) {
 	return filepath.Glob(filepath.Join(nsDir(), "*.sock"))
 }
 
-// recvState mirrors the Linux allocation-free receive; here it wraps
-// unix.Recvmsg.
-type recvState struct{}
-
-func (*recvState) recvmsg(fd int, p, oob []byte) (n, oobn, flags int, err error) {
-	n, oobn, flags, _, err = unix.Recvmsg(fd, p, oob, unix.MSG_DONTWAIT)
-	return n, oobn, flags, err
+// recvBatch receives up to len(b.msgs) datagrams without blocking. macOS
+// has no recvmmsg(2): one recvmsg(2) per message.
+func recvBatch(fd int, b *rxBatch) (int, error) {
+	for i := range b.msgs {
+		n, oobn, flags, _, err := unix.Recvmsg(fd, b.msgs[i].Data, b.oobs[i][:], unix.MSG_DONTWAIT)
+		if err != nil {
+			if i > 0 {
+				return i, nil
+			}
+			return 0, err
+		}
+		b.res[i] = rxResult{n: n, oobn: oobn, flags: flags}
+	}
+	return len(b.msgs), nil
 }
+
+// rxHeaders is unused here.
+type rxHeaders struct{}

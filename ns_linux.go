@@ -141,26 +141,34 @@ func slotAddrs() ([]string, error) {
 	return out, nil
 }
 
-// recvState holds recvmsg's arguments so that receiving does not allocate
-// (unix.Recvmsg allocates on every call).
-type recvState struct {
-	hdr unix.Msghdr
-	iov unix.Iovec
+// recvBatch receives up to len(b.msgs) datagrams with one recvmmsg(2)
+// call, without blocking, and returns how many arrived. The arguments live
+// in b so that receiving does not allocate.
+func recvBatch(fd int, b *rxBatch) (int, error) {
+	n := len(b.msgs)
+	for i := 0; i < n; i++ {
+		h := &b.hdrs[i]
+		b.iovs[i].Base = &b.msgs[i].Data[0]
+		b.iovs[i].SetLen(len(b.msgs[i].Data))
+		h.Hdr.Iov = &b.iovs[i]
+		h.Hdr.SetIovlen(1)
+		h.Hdr.Control = &b.oobs[i][0]
+		h.Hdr.SetControllen(len(b.oobs[i]))
+		h.Hdr.Flags = 0
+		h.Len = 0
+	}
+	r0, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(n),
+		uintptr(unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC), 0, 0)
+	for i := 0; i < n; i++ {
+		h := &b.hdrs[i]
+		b.res[i] = rxResult{n: int(h.Len), oobn: int(h.Hdr.Controllen), flags: int(h.Hdr.Flags)}
+		b.iovs[i].Base, h.Hdr.Iov, h.Hdr.Control = nil, nil, nil // do not keep buffers alive
+	}
+	if e != 0 {
+		return 0, e
+	}
+	return int(r0), nil
 }
 
-// recvmsg receives one datagram without blocking. p and oob must not be empty.
-func (r *recvState) recvmsg(fd int, p, oob []byte) (n, oobn, flags int, err error) {
-	r.iov.Base = &p[0]
-	r.iov.SetLen(len(p))
-	r.hdr.Iov = &r.iov
-	r.hdr.SetIovlen(1)
-	r.hdr.Control = &oob[0]
-	r.hdr.SetControllen(len(oob))
-	r0, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(fd), uintptr(unsafe.Pointer(&r.hdr)), uintptr(unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC))
-	oobn, flags = int(r.hdr.Controllen), int(r.hdr.Flags)
-	r.iov.Base, r.hdr.Iov, r.hdr.Control = nil, nil, nil // do not keep buffers alive
-	if e != 0 {
-		return 0, 0, 0, e
-	}
-	return int(r0), oobn, flags, nil
-}
+// rxHeaders are recvmmsg's message headers.
+type rxHeaders [rxBatchMax]unix.Mmsghdr

@@ -41,8 +41,7 @@ type Slot struct {
 	closed     bool
 	dropped    int
 	wake       chan struct{} // closed and replaced when the deadline changes
-	oob        [128]byte
-	rx         recvState
+	rxWant     int           // datagrams to ask for per receive call
 	ctlbuf     []byte
 	groupCache map[[2]int]bool // (pid, uid) → member of an allowed group
 
@@ -73,10 +72,6 @@ type Slot struct {
 // pumpGrace is how long the drainer leaves the socket to readers after the
 // last read. A busy reader thus pumps itself; an idle slot is drained.
 const pumpGrace = 10 * time.Millisecond
-
-// pumpBatch bounds how many messages a reading pump queues per wakeup: a
-// few amortise the pump's overhead under load without starving the reader.
-const pumpBatch = 16
 
 // aLongTimeAgo is a deadline in the past, to wake the pump.
 var aLongTimeAgo = time.Unix(1, 0)
@@ -311,7 +306,7 @@ func (s *Slot) setReadDeadlineLocked(t time.Time) {
 func (s *Slot) drainUntilMessage(uintptr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.drainLocked(pumpBatch)
+	s.drainLocked(rxBatchMax)
 	return s.closed || s.q.Len() > 0
 }
 
@@ -492,41 +487,95 @@ func (s *Slot) drainLoop() {
 	}
 }
 
+// rxBatchMax is the most datagrams one receive call takes.
+const rxBatchMax = 16
+
+// oobSize fits the credentials and one passed descriptor.
+const oobSize = 64
+
+// rxBatch is the scratch of one receive call. It is pooled, so an idle slot
+// holds none.
+type rxBatch struct {
+	msgs []*msgq.Msg // receive buffers for this call, MaxLocalMessageSize each
+	all  [rxBatchMax]*msgq.Msg
+	oobs [rxBatchMax][oobSize]byte
+	res  [rxBatchMax]rxResult
+	hdrs rxHeaders
+	iovs [rxBatchMax]unix.Iovec
+}
+
+type rxResult struct{ n, oobn, flags int }
+
+var rxPool = sync.Pool{New: func() any { return new(rxBatch) }}
+
 // drainLocked reads the datagrams the socket holds, without blocking, until
 // the socket is empty, the queue is full, or max data messages (if max > 0)
-// were queued. s.mu must be held.
+// were queued. It asks for more datagrams per call while calls come back
+// full, so a busy slot takes up to rxBatchMax per system call and a quiet
+// one wastes no buffers. s.mu must be held.
 func (s *Slot) drainLocked(max int) {
+	b := rxPool.Get().(*rxBatch)
+	defer rxPool.Put(b)
 	pushed := 0
 	for !s.closed && !s.q.Full() && (max <= 0 || pushed < max) {
-		m := msgq.Get(MaxLocalMessageSize)
-		n, oobn, flags, err := s.rx.recvmsg(s.fd, m.Data, s.oob[:])
+		want := s.rxWant
+		if want < 1 {
+			want = 1
+		}
+		if max > 0 && want > max-pushed {
+			want = max - pushed
+		}
+		b.msgs = b.all[:want]
+		for i := range b.msgs {
+			b.msgs[i] = msgq.Get(MaxLocalMessageSize)
+		}
+		got, err := recvBatch(s.fd, b)
+		for i := got; i < want; i++ {
+			msgq.Put(b.msgs[i])
+		}
+		if err == unix.EINTR {
+			continue
+		}
 		if err != nil {
-			msgq.Put(m)
-			if err == unix.EINTR {
-				continue
+			break // EAGAIN: the socket is empty
+		}
+		for i := 0; i < got; i++ {
+			if s.accept(b.msgs[i], b.res[i], b.oobs[i][:b.res[i].oobn]) {
+				pushed++
 			}
-			break // EAGAIN: empty
 		}
-		cr, reply := s.parseOOB(s.oob[:oobn])
-		if reply >= 0 {
-			s.control(m.Data[:n], cr, reply)
-			msgq.Put(m)
-			continue
+		if got == want {
+			s.rxWant = min(2*want, rxBatchMax)
+		} else {
+			s.rxWant = got + 1
+			break // fewer than asked for: the socket is empty
 		}
-		if flags&unix.MSG_TRUNC != 0 || n > s.set.limit() || !s.admits(cr) {
-			s.dropped++
-			msgq.Put(m)
-			continue
-		}
-		m = m.Shrink(n)
-		m.Time = time.Now()
-		m.PID, m.UID, m.GID = cr.pid, cr.uid, cr.gid
-		s.q.Push(m)
-		pushed++
 	}
+	clear(b.all[:])
 	if pushed > 0 {
 		notify(s.avail)
 	}
+}
+
+// accept queues one received datagram, answers it if it is a control
+// request, or drops it; it reports whether a message was queued.
+func (s *Slot) accept(m *msgq.Msg, r rxResult, oob []byte) bool {
+	cr, reply := s.parseOOB(oob)
+	if reply >= 0 {
+		s.control(m.Data[:r.n], cr, reply)
+		msgq.Put(m)
+		return false
+	}
+	if r.flags&unix.MSG_TRUNC != 0 || r.n > s.set.limit() || !s.admits(cr) {
+		s.dropped++
+		msgq.Put(m)
+		return false
+	}
+	m = m.Shrink(r.n)
+	m.Time = time.Now()
+	m.PID, m.UID, m.GID = cr.pid, cr.uid, cr.gid
+	s.q.Push(m)
+	return true
 }
 
 // creds are the kernel-verified sender credentials of one datagram.
