@@ -92,12 +92,6 @@ func hex32(v uint32) string { return fmt.Sprintf("0x%08x", v) }
 func dec[T ~uint8 | ~uint16 | ~uint32 | ~int](v T) string {
 	return strconv.FormatUint(uint64(v), 10)
 }
-func boolBit(b bool) string {
-	if b {
-		return "1"
-	}
-	return "0"
-}
 
 var srcIP = netip.MustParseAddr("192.0.2.20")
 
