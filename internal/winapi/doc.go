@@ -1,6 +1,6 @@
 // Package winapi loads the Win32 and NT functions the Windows backend needs
 // that golang.org/x/sys/windows does not provide: the mailslot API of
-// kernel32 and the ntdll calls used to enumerate mailslots. The bindings are
+// kernel32, and Wine detection. The bindings are
 // generated the x/sys way (mkwinsyscall //sys lines, see zsyscall_windows.go),
 // so every function is loaded lazily from the system directory only.
 //

@@ -39,12 +39,10 @@ func errnoErr(e syscall.Errno) error {
 
 var (
 	modkernel32 = windows.NewLazySystemDLL("kernel32.dll")
-	modntdll    = windows.NewLazySystemDLL("ntdll.dll")
 
-	procCreateMailslotW      = modkernel32.NewProc("CreateMailslotW")
-	procGetMailslotInfo      = modkernel32.NewProc("GetMailslotInfo")
-	procSetMailslotInfo      = modkernel32.NewProc("SetMailslotInfo")
-	procNtQueryDirectoryFile = modntdll.NewProc("NtQueryDirectoryFile")
+	procCreateMailslotW = modkernel32.NewProc("CreateMailslotW")
+	procGetMailslotInfo = modkernel32.NewProc("GetMailslotInfo")
+	procSetMailslotInfo = modkernel32.NewProc("SetMailslotInfo")
 )
 
 func CreateMailslot(name *uint16, maxMessageSize uint32, readTimeout uint32, sa *windows.SecurityAttributes) (handle windows.Handle, err error) {
@@ -68,22 +66,6 @@ func SetMailslotInfo(mailslot windows.Handle, readTimeout uint32) (err error) {
 	r1, _, e1 := syscall.SyscallN(procSetMailslotInfo.Addr(), uintptr(mailslot), uintptr(readTimeout))
 	if uint32(r1) == 0 {
 		err = errnoErr(e1)
-	}
-	return
-}
-
-func NtQueryDirectoryFile(dir windows.Handle, event windows.Handle, apcRoutine uintptr, apcContext uintptr, iosb *windows.IO_STATUS_BLOCK, info *byte, length uint32, class uint32, single bool, fileName *windows.NTUnicodeString, restart bool) (ntstatus error) {
-	var _p0 uint32
-	if single {
-		_p0 = 1
-	}
-	var _p1 uint32
-	if restart {
-		_p1 = 1
-	}
-	r0, _, _ := syscall.SyscallN(procNtQueryDirectoryFile.Addr(), uintptr(dir), uintptr(event), uintptr(apcRoutine), uintptr(apcContext), uintptr(unsafe.Pointer(iosb)), uintptr(unsafe.Pointer(info)), uintptr(length), uintptr(class), uintptr(_p0), uintptr(unsafe.Pointer(fileName)), uintptr(_p1))
-	if uint32(r0) != 0 {
-		ntstatus = windows.NTStatus(uint32(r0))
 	}
 	return
 }
