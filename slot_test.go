@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mailslot/mailslot"
+	"github.com/mailslot/mailslot/winerr"
 )
 
 func TestCloseWakesBlockedReaders(t *testing.T) {
@@ -192,7 +193,7 @@ func TestFullSlotFailsWritersWithinBound(t *testing.T) {
 		}
 		accepted++
 	}
-	if !errors.Is(err, mailslot.ErrSlotFull) || mailslot.Code(err) != mailslot.ERROR_NOT_ENOUGH_QUOTA {
+	if !errors.Is(err, mailslot.ErrSlotFull) || mailslot.Code(err) != winerr.ERROR_NOT_ENOUGH_QUOTA {
 		t.Fatalf("after %d messages: %v", accepted, err)
 	}
 	// Bounded: the quota plus at most one message, plus the kernel's short
