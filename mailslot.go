@@ -5,6 +5,7 @@ import (
 	"log"
 	"net/netip"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/mailslot/mailslot/internal/msgq"
@@ -59,6 +60,11 @@ type Config struct {
 	// as the kernel reports them when the writer opens the slot) may write,
 	// in addition to the creating user and root.
 	AllowGroups []int
+	// AllowSIDs (Windows only) lists security identifiers, as SID strings
+	// ("S-1-5-32-545") or SDDL aliases ("BU"), that may write in addition
+	// to the creating user, SYSTEM and Administrators: Windows' form of
+	// AllowGroups. Other platforms refuse it with ErrNotSupported.
+	AllowSIDs []string
 	// Namespace selects an isolated set of mailslots; "" means the value
 	// of the environment variable NamespaceEnv when Create is called.
 	Namespace string
@@ -109,6 +115,7 @@ type settings struct {
 	quota          int
 	allowAnyone    bool
 	allowGroups    []int
+	allowSIDs      []string
 	namespace      string
 	allowRemote    bool
 	remoteNetworks []netip.Prefix
@@ -125,6 +132,7 @@ func (c *Config) settings() (settings, error) {
 		quota:          c.Quota,
 		allowAnyone:    c.AllowAnyone,
 		allowGroups:    append([]int(nil), c.AllowGroups...),
+		allowSIDs:      append([]string(nil), c.AllowSIDs...),
 		namespace:      c.Namespace,
 		allowRemote:    c.AllowRemote,
 		remoteNetworks: append([]netip.Prefix(nil), c.RemoteNetworks...),
@@ -138,6 +146,9 @@ func (c *Config) settings() (settings, error) {
 	}
 	if s.maxMessageSize < 0 || s.maxMessageSize > MaxLocalMessageSize {
 		return s, fmt.Errorf("%w: MaxMessageSize %d outside 0..%d", ErrInvalidParameter, c.MaxMessageSize, MaxLocalMessageSize)
+	}
+	if len(s.allowSIDs) > 0 && runtime.GOOS != "windows" {
+		return s, fmt.Errorf("%w: AllowSIDs is for Windows", ErrNotSupported)
 	}
 	if s.quota < 0 {
 		return s, fmt.Errorf("%w: negative Quota", ErrInvalidParameter)

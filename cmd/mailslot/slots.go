@@ -44,6 +44,12 @@ func (g *groupList) Set(v string) error {
 	return nil
 }
 
+// sidList collects --allow-sid values; Create checks them.
+type sidList []string
+
+func (l *sidList) String() string     { return strings.Join(*l, ",") }
+func (l *sidList) Set(v string) error { *l = append(*l, v); return nil }
+
 // parseTimeout accepts a Go duration or "forever".
 func parseTimeout(s string) (time.Duration, error) {
 	if s == "forever" {
@@ -65,6 +71,8 @@ func runListen(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	anyone := fs.Bool("allow-anyone", false, "let any local user write")
 	var groups groupList
 	fs.Var(&groups, "allow-group", "let members of this group (name or gid) write; repeatable")
+	var sids sidList
+	fs.Var(&sids, "allow-sid", "Windows: let this SID (S-1-5-...) or SDDL alias (BU, AU, ...) write; repeatable")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -80,7 +88,7 @@ func runListen(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 		return usagef("--count must not be negative")
 	}
 	slot, err := mailslot.Create(pos[0], &mailslot.Config{MaxMessageSize: *maxSize, ReadTimeout: d,
-		AllowAnyone: *anyone, AllowGroups: groups})
+		AllowAnyone: *anyone, AllowGroups: groups, AllowSIDs: sids})
 	if err != nil {
 		return err
 	}
