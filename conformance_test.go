@@ -278,7 +278,12 @@ func TestConformance(t *testing.T) {
 		case <-time.After(50 * time.Millisecond): // §4.47: still pending
 		}
 		mustWrite(t, mustOpen(t, name), "data")
-		r := <-done
+		var r result
+		select {
+		case r = <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the pending read did not complete")
+		}
 		if r.err != nil || r.n != 4 || string(buf[:4]) != "data" {
 			t.Fatalf("pending read = %d %q, %v", r.n, buf[:r.n], r.err)
 		}
