@@ -73,5 +73,11 @@ deps-wine:
 	fi
 	@$(WINE_EXEC) --setup
 
+# Two runnable examples print a message count and a short read's error,
+# exactly where Wine 8's mailslots deviate (counts capped at 1, short reads
+# truncate). An Example cannot assert another output, so these two run on
+# Linux (and would on Windows) but not under Wine; TestConformance asserts
+# both behaviours there (§4.31-38, §4.39-40).
+WINE_SKIP := ^(Example|ExampleSlot_Read_bufferTooSmall)$$
 test-windows: deps-wine
-	GOOS=windows $(GO) test -count=1 -timeout 5m -exec $(WINE_EXEC) .
+	GOOS=windows $(GO) test -count=1 -timeout 5m -exec $(WINE_EXEC) -skip '$(WINE_SKIP)' . ./internal/winapi

@@ -66,7 +66,7 @@ func TestReadMessageContextAndMetadata(t *testing.T) {
 	if string(m.Data) != "hello" || m.Time.Before(before) {
 		t.Fatalf("message %+v", m)
 	}
-	want := mailslot.Sender{PID: os.Getpid(), UID: os.Geteuid(), GID: os.Getegid()}
+	want := localSender() // platform hook: -1s on Windows
 	if m.Sender != want {
 		t.Fatalf("sender %+v, want %+v", m.Sender, want)
 	}
@@ -166,7 +166,13 @@ func TestMessageTooLargeQueuesNothing(t *testing.T) {
 	s := mustCreate(t, name, &mailslot.Config{MaxMessageSize: 10})
 	w := mustOpen(t, name)
 	_, err := w.Write(make([]byte, 11))
-	if !errors.Is(err, mailslot.ErrMessageTooLarge) {
+	if wineDeviation(t, "size limit not enforced") {
+		// Wine queues the message (and a Writer cannot ask a Wine slot for
+		// its maximum); read it away so that the rest holds.
+		if _, rerr := s.Read(make([]byte, 11)); err != nil || rerr != nil {
+			t.Fatalf("Wine: write %v, read %v", err, rerr)
+		}
+	} else if !errors.Is(err, mailslot.ErrMessageTooLarge) {
 		t.Fatalf("err %v", err)
 	}
 	mustWrite(t, w, "0123456789")
@@ -181,7 +187,7 @@ func TestLargestLocalMessage(t *testing.T) {
 	w := mustOpen(t, name)
 	big := bytes.Repeat([]byte("0123456789abcdef"), mailslot.MaxLocalMessageSize/16)
 	mustWrite(t, w, string(big))
-	if _, err := w.Write(append(big, 'x')); !errors.Is(err, mailslot.ErrMessageTooLarge) {
+	if _, err := w.Write(append(big, 'x')); localMessageCap && !errors.Is(err, mailslot.ErrMessageTooLarge) {
 		t.Fatalf("64 KiB + 1: %v", err)
 	}
 	buf := make([]byte, len(big))
@@ -191,6 +197,7 @@ func TestLargestLocalMessage(t *testing.T) {
 }
 
 func TestFullSlotFailsWritersWithinBound(t *testing.T) {
+	unixOnly(t, "Windows' kernel bounds its own queue; Config.Quota is not used (docs/semantics.md)")
 	name := uniqueName(t)
 	const quota = 16 << 10
 	s := mustCreate(t, name, &mailslot.Config{Quota: quota, MaxMessageSize: 1024})
@@ -240,6 +247,7 @@ func TestFullSlotFailsWritersWithinBound(t *testing.T) {
 }
 
 func TestWriterAfterReaderCloses(t *testing.T) {
+	unixOnly(t, "writers keep a closed slot's queue and name (TestWindowsWriterAfterReaderCloses)")
 	name := uniqueName(t)
 	s := mustCreate(t, name, nil)
 	w := mustOpen(t, name)
@@ -320,6 +328,7 @@ func TestConcurrentReadersEachGetOneMessage(t *testing.T) {
 }
 
 func TestList(t *testing.T) {
+	unixOnly(t, "names only, PIDs unknown (TestWindowsList)")
 	name := uniqueName(t)
 	s := mustCreate(t, name, nil)
 	mustWrite(t, mustOpen(t, name), "x")

@@ -14,7 +14,8 @@ import (
 // writes to a local slot, or through its redirector to \\HOST\mailslot\...
 // and broadcasts to \\*\ or \\DOMAIN\ (no agent involved).
 type winWriter struct {
-	h  windows.Handle
+	h   windows.Handle
+	max int // the slot's maximum message size when known and not 0
 	mu sync.Mutex // one WriteFile at a time: ev and ov are shared
 	ev windows.Handle
 	ov windows.Overlapped
@@ -26,7 +27,19 @@ func openLocal(ctx context.Context, n Name, o *openOptions) (writerBackend, erro
 	if err != nil {
 		return nil, err
 	}
-	return openWin(ctx, kname, o)
+	b, err := openWin(ctx, kname, o)
+	if err != nil {
+		return nil, err
+	}
+	// Windows 8 and later tell a client the slot's maximum message size:
+	// check it before sending, as the Unix backend does, so that a message
+	// that is too large fails with ErrMessageTooLarge and queues nothing
+	// whatever the kernel would do (Wine 8 answers ERROR_INVALID_HANDLE and
+	// its kernel queues anything).
+	if info, err := mailslotInfo(b.h); err == nil {
+		b.max = info.MaxMessageSize
+	}
+	return b, nil
 }
 
 // openRemote opens \\HOST\mailslot\... through Windows' redirector. Windows
@@ -34,10 +47,14 @@ func openLocal(ctx context.Context, n Name, o *openOptions) (writerBackend, erro
 // acknowledged), so a missing slot or host shows only at write time, if at
 // all (ERROR_BAD_NETPATH).
 func openRemote(ctx context.Context, n Name, o *openOptions) (writerBackend, error) {
-	return openWin(ctx, n.String(), o)
+	b, err := openWin(ctx, n.String(), o)
+	if err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
-func openWin(ctx context.Context, name string, o *openOptions) (writerBackend, error) {
+func openWin(ctx context.Context, name string, o *openOptions) (*winWriter, error) {
 	if o.owner >= 0 {
 		// WithOwner takes a Unix uid. Windows cannot tell a client who
 		// created a mailslot either: GetSecurityInfo on a client handle
@@ -72,6 +89,9 @@ func openWin(ctx context.Context, name string, o *openOptions) (writerBackend, e
 // deadline and fails with ErrSlotFull/os.ErrDeadlineExceeded, like a local
 // write that found no room in time.
 func (w *winWriter) write(p []byte, deadline time.Time) error {
+	if w.max > 0 && len(p) > w.max {
+		return fmt.Errorf("%w: %d bytes, the slot takes at most %d", ErrMessageTooLarge, len(p), w.max)
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.ov = windows.Overlapped{HEvent: w.ev}
