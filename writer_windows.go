@@ -15,10 +15,10 @@ import (
 // and broadcasts to \\*\ or \\DOMAIN\ (no agent involved).
 type winWriter struct {
 	h   windows.Handle
-	max int // the slot's maximum message size when known and not 0
-	mu sync.Mutex // one WriteFile at a time: ev and ov are shared
-	ev windows.Handle
-	ov windows.Overlapped
+	max int        // the slot's maximum message size when known and not 0
+	mu  sync.Mutex // one WriteFile at a time: ev and ov are shared
+	ev  windows.Handle
+	ov  windows.Overlapped
 }
 
 // openLocal opens a local slot in o's namespace.
