@@ -220,19 +220,5 @@ func (s *Slot) setKernelTimeout(wait time.Duration, forever bool) error {
 // remaining is how long a read that started at start with timeout may still
 // wait.
 func (s *Slot) remaining(start time.Time, timeout time.Duration) (wait time.Duration, forever bool) {
-	dl := s.deadline.Load()
-	if timeout < 0 && dl == 0 {
-		return 0, true
-	}
-	now := time.Now()
-	wait = time.Duration(1<<63 - 1)
-	if timeout >= 0 {
-		wait = start.Add(timeout).Sub(now)
-	}
-	if dl != 0 {
-		if d := time.Unix(0, dl).Sub(now); d < wait {
-			wait = d
-		}
-	}
-	return wait, false
+	return readWait(start, timeout, s.deadline.Load())
 }

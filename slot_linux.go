@@ -373,21 +373,7 @@ func (s *Slot) drainUntilStopped(uintptr) bool {
 // remaining is how long a read that started at start with timeout may still
 // wait.
 func (s *Slot) remaining(start time.Time, timeout time.Duration) (wait time.Duration, forever bool) {
-	dl := s.deadline.Load()
-	if timeout < 0 && dl == 0 {
-		return 0, true
-	}
-	now := time.Now()
-	wait = time.Duration(1<<63 - 1)
-	if timeout >= 0 {
-		wait = start.Add(timeout).Sub(now)
-	}
-	if dl != 0 {
-		if d := time.Unix(0, dl).Sub(now); d < wait {
-			wait = d
-		}
-	}
-	return wait, false
+	return readWait(start, timeout, s.deadline.Load())
 }
 
 // Info returns the slot's current state. It first takes in everything the
@@ -432,14 +418,7 @@ func (s *Slot) SetReadDeadline(t time.Time) error {
 	if s.closed {
 		return opErr("set deadline", s.name.String(), net.ErrClosed)
 	}
-	var v int64
-	if !t.IsZero() {
-		v = t.UnixNano()
-		if v == 0 {
-			v = 1
-		}
-	}
-	s.deadline.Store(v)
+	s.deadline.Store(deadlineNanos(t))
 	close(s.wake) // let blocked readers recompute their wait
 	s.wake = make(chan struct{})
 	if s.pumping && !s.drainerPumping {

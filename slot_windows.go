@@ -208,13 +208,7 @@ func (s *Slot) SetReadDeadline(t time.Time) error {
 		s.mu.Unlock()
 		return opErr("set deadline", s.name.String(), net.ErrClosed)
 	}
-	var v int64
-	if !t.IsZero() {
-		if v = t.UnixNano(); v == 0 {
-			v = 1
-		}
-	}
-	s.deadline.Store(v)
+	s.deadline.Store(deadlineNanos(t))
 	close(s.wake) // readers waiting for their turn recompute their wait
 	s.wake = make(chan struct{})
 	s.mu.Unlock()

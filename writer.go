@@ -106,14 +106,7 @@ func (w *Writer) SetWriteDeadline(t time.Time) error {
 	if w.closed.Load() {
 		return opErr("set deadline", w.name.String(), net.ErrClosed)
 	}
-	var v int64
-	if !t.IsZero() {
-		v = t.UnixNano()
-		if v == 0 {
-			v = 1
-		}
-	}
-	w.deadline.Store(v)
+	w.deadline.Store(deadlineNanos(t))
 	return nil
 }
 
