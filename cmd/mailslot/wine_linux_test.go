@@ -39,7 +39,8 @@ func TestWineListenReceivesSend(t *testing.T) {
 	name := `\\.\mailslot\wine\cli`
 
 	var stdout bytes.Buffer
-	listen := exec.Command(wrapper, exe, "listen", "--count", "2", "--timeout", "60s", name)
+	// --allow-sid goes into the slot's DACL (BU: the Users group).
+	listen := exec.Command(wrapper, exe, "listen", "--count", "2", "--timeout", "60s", "--allow-sid", "BU", name)
 	listen.Env = env
 	listen.Stdout = &stdout
 	stderr, err := listen.StderrPipe()
