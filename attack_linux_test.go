@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -200,25 +202,25 @@ func TestDeniedConnectFloodIsBoundedAndLogged(t *testing.T) {
 }
 
 func TestSupplementaryGroupWriterThatExitsIsNotLost(t *testing.T) {
-	// Finding 4: a writer admitted by a supplementary group writes while
-	// the slot is full, its write returns once there is room, and it exits
-	// at once. Admission was decided at connect, so nothing is lost.
+	// Finding 4: writers admitted by a supplementary group open the slot,
+	// the slot fills up, they write (their writes return once there is
+	// room) and exit at once. Admission was decided at connect, from the
+	// kernel, so nothing is lost however soon they exit.
 	name := uniqueName(t)
 	s := mustCreate(t, name, &mailslot.Config{AllowGroups: []int{4242}, Quota: 16 << 10})
-	filled := fill(t, mustOpen(t, name), make([]byte, 1000))
 	const writers = 8
-	var cmds []*exec_
+	var cmds []*exec.Cmd
+	var stdins []io.WriteCloser
 	for i := 0; i < writers; i++ {
 		cmd := asNobody(t, "--groups=4242", "send", name, fmt.Sprint("member ", i))
-		var errOut bytes.Buffer
-		cmd.Stderr = &errOut
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		cmds = append(cmds, &exec_{cmd, &errOut})
+		stdin, _ := startHelper(t, cmd)
+		cmds, stdins = append(cmds, cmd), append(stdins, stdin)
 	}
-	denied := asNobody(t, "--groups=4343", "send", name, "outsider")
-	time.Sleep(300 * time.Millisecond) // they are waiting for room now
+	filled := fill(t, mustOpen(t, name), make([]byte, 1000))
+	for _, in := range stdins {
+		in.Close() // write now, and exit
+	}
+	time.Sleep(300 * time.Millisecond)
 	buf := make([]byte, 1000)
 	for i := 0; i < filled; i++ {
 		if _, err := s.Read(buf); err != nil {
@@ -227,11 +229,13 @@ func TestSupplementaryGroupWriterThatExitsIsNotLost(t *testing.T) {
 	}
 	for i, c := range cmds {
 		within(t, 60*time.Second, "a group writer", func() {
-			if err := c.cmd.Wait(); err != nil {
-				t.Errorf("writer %d: %v: %s", i, err, c.stderr)
+			if err := c.Wait(); err != nil {
+				t.Errorf("writer %d: %v", i, err)
 			}
 		})
 	}
+	denied := asNobody(t, "--groups=4343", "send", name, "outsider")
+	denied.Stdin = strings.NewReader("")
 	if out, err := denied.CombinedOutput(); err == nil || !strings.Contains(string(out), "access denied") {
 		t.Errorf("a non-member: %v %s", err, out)
 	}
@@ -254,7 +258,22 @@ func TestSupplementaryGroupWriterThatExitsIsNotLost(t *testing.T) {
 	}
 }
 
-type exec_ struct {
-	cmd    interface{ Wait() error }
-	stderr *bytes.Buffer
+func TestAdmissionUsesTheEffectiveUID(t *testing.T) {
+	// Finding 4: a set-user-ID program (real uid 65534, effective uid 0)
+	// is admitted and reported by its effective uid, the uid the kernel
+	// checks permissions with, as the slot's owner is.
+	name := uniqueName(t)
+	s := mustCreate(t, name, nil)
+	cmd := asNobody(t, "setuid:--clear-groups", "send", name, "from a setuid program")
+	stdin, _ := startHelper(t, cmd)
+	stdin.Close()
+	within(t, 60*time.Second, "the writer", func() {
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("writer: %v", err)
+		}
+	})
+	m, err := s.ReadMessage(context.Background())
+	if err != nil || m.Sender.UID != 0 || m.Sender.GID != 0 {
+		t.Fatalf("message %+v, %v", m, err)
+	}
 }

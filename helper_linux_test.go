@@ -62,7 +62,12 @@ func asNobody(t *testing.T, groups, mode string, args ...string) *exec.Cmd {
 	if helperErr != nil {
 		t.Fatal(helperErr)
 	}
-	argv := append([]string{"--reuid=65534", "--regid=65534", groups, helperPath}, args...)
+	ids := []string{"--reuid=65534", "--regid=65534"}
+	if strings.HasPrefix(groups, "setuid:") {
+		// A set-user-ID-root program run by nobody: real 65534, effective 0.
+		ids, groups = []string{"--ruid=65534", "--euid=0", "--rgid=65534", "--egid=0"}, strings.TrimPrefix(groups, "setuid:")
+	}
+	argv := append(append(ids, groups, helperPath), args...)
 	cmd := exec.Command("setpriv", argv...)
 	cmd.Env = append(os.Environ(), helperEnv+"="+mode)
 	return cmd
@@ -277,14 +282,17 @@ func decoys(addr, count string) error {
 	return nil
 }
 
-// sendLong opens name, writes msg with a long write timeout, and exits
-// without closing: the process is gone right after its write returned.
+// sendLong opens name, says ready, and when its standard input closes
+// writes msg with a long write timeout and exits without closing: the
+// process is gone right after its write returned.
 func sendLong(name, msg string) error {
 	w, err := mailslot.Open(name, mailslot.WithTimeout(30*time.Second))
 	if err != nil {
 		return err
 	}
 	w.SetWriteTimeout(30 * time.Second)
+	fmt.Println("ready")
+	<-stdinClosed()
 	_, err = w.Write([]byte(msg))
 	return err
 }
