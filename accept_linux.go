@@ -31,9 +31,11 @@ const maxPeers = 4096
 const (
 	denyRate     = 2000 // refusals per second, sustained
 	denyBurst    = 200
-	floodLogGap  = 10 * time.Second // at most one log line per interval
 	acceptBackup = 10 * time.Millisecond
 )
+
+// floodLogGap is the interval of flood log lines: at most one per interval.
+var floodLogGap = 10 * time.Second
 
 // listen binds the slot's name. The listener is an *os.File because Go's
 // net listeners cannot be waited on with RawConn.Read.

@@ -10,10 +10,17 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv(helperEnv); mode != "" {
+		// The test binary doubles as a hostile (or other-user) process.
+		os.Exit(runHelper(mode, os.Args[1:]))
+	}
 	// Keep the tests' slots out of the system namespace.
 	os.Setenv(mailslot.NamespaceEnv, fmt.Sprintf("test-%d", os.Getpid()))
 	os.Exit(m.Run())
 }
+
+// helperEnv selects a helper mode of the test binary (helper_*_test.go).
+const helperEnv = "MAILSLOT_TEST_HELPER"
 
 var nameSeq atomic.Int64
 
