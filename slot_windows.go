@@ -128,13 +128,21 @@ func create(n Name, cfg *Config) (*Slot, error) {
 	return s, nil
 }
 
-// kernelName is the Win32 name of a local slot in namespace ns.
+// kernelName is the Win32 name of a local slot in namespace ns. Win32
+// normalises "." and ".." components of \\.\ names, so they are refused:
+// `a\..\b` would be another slot's name, and a namespace ".." would leave
+// the namespace.
 func kernelName(n Name, ns string) (string, error) {
+	for _, c := range strings.Split(n.Path, `\`) {
+		if c == "." || c == ".." {
+			return "", fmt.Errorf("%w %q: Windows resolves %q components", ErrInvalidName, n.String(), c)
+		}
+	}
 	if ns == "" {
 		return n.String(), nil
 	}
-	if strings.ContainsAny(ns, `\/*?"<>|`) || strings.IndexFunc(ns, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
-		return "", fmt.Errorf("%w: namespace %q must be one path component", ErrInvalidParameter, ns)
+	if ns == "." || ns == ".." || strings.ContainsAny(ns, `\/*?"<>|`) || strings.IndexFunc(ns, func(r rune) bool { return r < 0x20 || r == 0x7f }) >= 0 {
+		return "", fmt.Errorf("%w: namespace %q must be one plain path component", ErrInvalidParameter, ns)
 	}
 	return `\\.\mailslot\` + nsRoot + ns + `\` + n.Path, nil
 }

@@ -86,8 +86,17 @@ func TestWindowsNamespaces(t *testing.T) {
 			t.Fatalf("Read = %q, %v; want %q", buf[:n], err, want)
 		}
 	}
-	if _, err := mailslot.Create(path, &mailslot.Config{Namespace: `a\b`}); !errors.Is(err, mailslot.ErrInvalidParameter) {
-		t.Fatalf("namespace with a backslash: %v", err)
+	for _, ns := range []string{`a\b`, "..", "."} {
+		if _, err := mailslot.Create(path, &mailslot.Config{Namespace: ns}); !errors.Is(err, mailslot.ErrInvalidParameter) {
+			t.Fatalf("namespace %q: %v", ns, err)
+		}
+	}
+	// Win32 would resolve these to other names: refused.
+	for _, n := range []string{`\\.\mailslot\a\..\b`, `\\.\mailslot\.\b`} {
+		_, err := mailslot.Create(n, nil)
+		wantErr(t, err, mailslot.ErrInvalidName, winerr.ERROR_INVALID_NAME)
+		_, err = mailslot.Open(n)
+		wantErr(t, err, mailslot.ErrInvalidName, winerr.ERROR_INVALID_NAME)
 	}
 }
 
