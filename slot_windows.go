@@ -129,14 +129,19 @@ func create(n Name, cfg *Config) (*Slot, error) {
 }
 
 // kernelName is the Win32 name of a local slot in namespace ns. Win32
-// normalises "." and ".." components of \\.\ names, so they are refused:
-// `a\..\b` would be another slot's name, and a namespace ".." would leave
-// the namespace.
+// normalises \\.\ names: it resolves "." and ".." components and trims
+// trailing dots and spaces from the last one (verified under Wine: `abc. `
+// is `abc`). Such names are refused, so that two names that differ here
+// never reach one slot: `a\..\b` would be `b`, and a namespace ".." would
+// leave its prefix.
 func kernelName(n Name, ns string) (string, error) {
 	for _, c := range strings.Split(n.Path, `\`) {
 		if c == "." || c == ".." {
 			return "", fmt.Errorf("%w %q: Windows resolves %q components", ErrInvalidName, n.String(), c)
 		}
+	}
+	if strings.HasSuffix(n.Path, ".") || strings.HasSuffix(n.Path, " ") {
+		return "", fmt.Errorf("%w %q: Windows trims trailing dots and spaces", ErrInvalidName, n.String())
 	}
 	if ns == "" {
 		return n.String(), nil

@@ -92,7 +92,7 @@ func TestWindowsNamespaces(t *testing.T) {
 		}
 	}
 	// Win32 would resolve these to other names: refused.
-	for _, n := range []string{`\\.\mailslot\a\..\b`, `\\.\mailslot\.\b`} {
+	for _, n := range []string{`\\.\mailslot\a\..\b`, `\\.\mailslot\.\b`, `\\.\mailslot\b.`, `\\.\mailslot\b `} {
 		_, err := mailslot.Create(n, nil)
 		wantErr(t, err, mailslot.ErrInvalidName, winerr.ERROR_INVALID_NAME)
 		_, err = mailslot.Open(n)
