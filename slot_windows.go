@@ -128,20 +128,10 @@ func create(n Name, cfg *Config) (*Slot, error) {
 	return s, nil
 }
 
-// kernelName is the Win32 name of a local slot in namespace ns. Win32
-// normalises \\.\ names: it resolves "." and ".." components and trims
-// trailing dots and spaces from the last one (verified under Wine: `abc. `
-// is `abc`). Such names are refused, so that two names that differ here
-// never reach one slot: `a\..\b` would be `b`, and a namespace ".." would
-// leave its prefix.
+// kernelName is the Win32 name of a local slot in namespace ns.
 func kernelName(n Name, ns string) (string, error) {
-	for _, c := range strings.Split(n.Path, `\`) {
-		if c == "." || c == ".." {
-			return "", fmt.Errorf("%w %q: Windows resolves %q components", ErrInvalidName, n.String(), c)
-		}
-	}
-	if strings.HasSuffix(n.Path, ".") || strings.HasSuffix(n.Path, " ") {
-		return "", fmt.Errorf("%w %q: Windows trims trailing dots and spaces", ErrInvalidName, n.String())
+	if err := checkWin32Path(n); err != nil {
+		return "", err
 	}
 	if ns == "" {
 		return n.String(), nil
@@ -150,6 +140,22 @@ func kernelName(n Name, ns string) (string, error) {
 		return "", fmt.Errorf("%w: namespace %q must be one plain path component", ErrInvalidParameter, ns)
 	}
 	return `\\.\mailslot\` + nsRoot + ns + `\` + n.Path, nil
+}
+
+// checkWin32Path refuses what Win32 path normalisation would change: it
+// resolves "." and ".." components and trims trailing dots and spaces from
+// the last one (verified under Wine: `abc. ` is `abc`). Two names that
+// differ only there must not reach one slot: `a\..\b` would be `b`.
+func checkWin32Path(n Name) error {
+	for _, c := range strings.Split(n.Path, `\`) {
+		if c == "." || c == ".." {
+			return fmt.Errorf("%w %q: Windows resolves %q components", ErrInvalidName, n.String(), c)
+		}
+	}
+	if strings.HasSuffix(n.Path, ".") || strings.HasSuffix(n.Path, " ") {
+		return fmt.Errorf("%w %q: Windows trims trailing dots and spaces", ErrInvalidName, n.String())
+	}
+	return nil
 }
 
 // isSynchronous reports whether h does synchronous I/O. When the mode cannot

@@ -97,6 +97,8 @@ func TestWindowsNamespaces(t *testing.T) {
 		wantErr(t, err, mailslot.ErrInvalidName, winerr.ERROR_INVALID_NAME)
 		_, err = mailslot.Open(n)
 		wantErr(t, err, mailslot.ErrInvalidName, winerr.ERROR_INVALID_NAME)
+		_, err = mailslot.Open(strings.Replace(n, ".", "HOST", 1)) // remote too
+		wantErr(t, err, mailslot.ErrInvalidName, winerr.ERROR_INVALID_NAME)
 	}
 }
 

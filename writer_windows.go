@@ -47,6 +47,9 @@ func openLocal(ctx context.Context, n Name, o *openOptions) (writerBackend, erro
 // acknowledged), so a missing slot or host shows only at write time, if at
 // all (ERROR_BAD_NETPATH).
 func openRemote(ctx context.Context, n Name, o *openOptions) (writerBackend, error) {
+	if err := checkWin32Path(n); err != nil {
+		return nil, err
+	}
 	b, err := openWin(ctx, n.String(), o)
 	if err != nil {
 		return nil, err
