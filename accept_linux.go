@@ -67,6 +67,7 @@ const listenBacklog = 4096
 
 // denyLimiter is the token bucket on refusals, and the flood log.
 type denyLimiter struct {
+	gap     time.Duration // between log lines
 	tokens  float64
 	last    time.Time
 	logged  time.Time
@@ -95,7 +96,7 @@ func (d *denyLimiter) deny(now time.Time) time.Duration {
 
 // report returns a log line once per floodLogGap while refusals flood in.
 func (d *denyLimiter) report(now time.Time) (denied int, paused time.Duration, ok bool) {
-	if !d.flooded || now.Sub(d.logged) < floodLogGap {
+	if !d.flooded || now.Sub(d.logged) < d.gap {
 		return 0, 0, false
 	}
 	denied, paused = d.denied, d.paused
@@ -113,7 +114,7 @@ func (s *Slot) acceptLoop() {
 	var (
 		nfd  int
 		aerr error
-		lim  denyLimiter
+		lim  = denyLimiter{gap: s.floodGap}
 	)
 	accept := func(fd uintptr) bool {
 		nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
@@ -136,7 +137,7 @@ func (s *Slot) acceptLoop() {
 		wait := lim.deny(now)
 		if n, paused, ok := lim.report(now); ok {
 			s.logger.Printf("mailslot %s: refused %d connections from users it does not admit in the last %v; accepting paused for %v in all",
-				s.name, n, floodLogGap, paused.Round(time.Millisecond))
+				s.name, n, lim.gap, paused.Round(time.Millisecond))
 		}
 		if wait > 0 {
 			select {

@@ -118,8 +118,9 @@ func (s *Slot) drainLocked() {
 			s.recvPeer(p, b)
 		}
 	} else {
-	poll:
-		for !s.overQuota() {
+		// Until a round takes nothing: a writer's connection that the
+		// quota cannot take stays ready (level-triggered) but is skipped.
+		for {
 			n, err := unix.EpollWait(s.epfd, s.events[:], 0)
 			if err == unix.EINTR {
 				continue
@@ -127,20 +128,25 @@ func (s *Slot) drainLocked() {
 			if n <= 0 {
 				break
 			}
+			progress := false
 			for _, ev := range s.events[:n] {
 				p := s.peers[ev.Fd]
 				if p == nil {
 					continue
 				}
-				if s.recvPeer(p, b) > 0 {
+				before := len(s.pend)
+				if s.recvPeer(p, b) {
+					progress = true
+				}
+				if len(s.pend) > before {
 					if from != nil && from != p {
 						multi = true
 					}
 					from = p
 				}
-				if s.overQuota() {
-					break poll
-				}
+			}
+			if !progress {
+				break
 			}
 		}
 	}
@@ -162,9 +168,9 @@ func byTime(a, b *msgq.Msg) int { return a.Time.Compare(b.Time) }
 
 // recvPeer takes every record p holds (stopping early only if the slot's
 // own count reaches the quota, which honest writers never cause) and appends
-// them to s.pend. It returns how many records it took, and removes p at end
-// of file or on error.
-func (s *Slot) recvPeer(p *peer, b *rxBatch) int {
+// the messages to s.pend. It removes p at end of file or on error, and
+// reports whether it took anything (records, dropped ones, or the hang-up).
+func (s *Slot) recvPeer(p *peer, b *rxBatch) bool {
 	bufSize := MaxLocalMessageSize
 	if p.decode != nil {
 		bufSize = sourceBufSize
@@ -175,7 +181,7 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) int {
 		if p.decode == nil && s.overQuota() {
 			// Only a writer that tampered with the quota page gets here.
 			// Leave the rest in the kernel until there is room.
-			return total
+			return total > 0
 		}
 		want = max(1, min(want, rxBatchMax))
 		for i := 0; i < want; i++ {
@@ -193,9 +199,8 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) int {
 				}
 				break
 			}
-			if s.take1(p, b.msgs[i], r, ts) {
-				total++
-			}
+			s.take1(p, b.msgs[i], r, ts)
+			total++
 		}
 		for i := got; i < want; i++ {
 			msgq.Put(b.msgs[i])
@@ -206,16 +211,16 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) int {
 		}
 		if eof || (err != nil && err != unix.EAGAIN) {
 			s.removePeerLocked(p)
-			return total
+			return true
 		}
 		if err != nil || got < want {
 			s.rxWant = got + 1
-			return total // fewer than asked for: the connection is empty
+			return total > 0 // fewer than asked for: the connection is empty
 		}
 		want = 2 * want
 		s.rxWant = min(want, rxBatchMax)
 	}
-	return total
+	return total > 0
 }
 
 // overQuota reports whether the slot's own count (queued plus received in
@@ -225,11 +230,11 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) int {
 func (s *Slot) overQuota() bool { return s.q.Bytes()+s.pendCost >= s.set.quota }
 
 // take1 turns one received record into a pending message, or drops it.
-func (s *Slot) take1(p *peer, m *msgq.Msg, r rxResult, ts int64) bool {
+func (s *Slot) take1(p *peer, m *msgq.Msg, r rxResult, ts int64) {
 	if r.flags&unix.MSG_TRUNC != 0 {
 		s.dropped++
 		msgq.Put(m)
-		return false
+		return
 	}
 	data := m.Data[:r.n]
 	var from Sender
@@ -240,7 +245,7 @@ func (s *Slot) take1(p *peer, m *msgq.Msg, r rxResult, ts int64) bool {
 			// is dropped and counted, never blocking the source.
 			s.dropped++
 			msgq.Put(m)
-			return false
+			return
 		}
 		nm := msgq.Get(len(payload))
 		copy(nm.Data, payload)
@@ -250,7 +255,7 @@ func (s *Slot) take1(p *peer, m *msgq.Msg, r rxResult, ts int64) bool {
 		if r.n > s.set.limit() {
 			s.dropped++
 			msgq.Put(m)
-			return false
+			return
 		}
 		m = m.Shrink(r.n)
 		from = Sender{PID: p.pid, UID: p.uid, GID: p.gid}
@@ -263,7 +268,6 @@ func (s *Slot) take1(p *peer, m *msgq.Msg, r rxResult, ts int64) bool {
 	m.Remote, m.Host, m.Addr = from.Remote, from.Host, from.Addr
 	s.pend = append(s.pend, m)
 	s.pendCost += MessageCost(len(m.Data))
-	return true
 }
 
 // addPeerLocked puts a connection into the epoll set. s.mu must be held.

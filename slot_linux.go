@@ -27,13 +27,14 @@ type Slot struct {
 	addr  string
 	owner Sender
 
-	ln     *os.File // the listening socket: the slot's name; see acceptLoop
-	ep     *os.File // the epoll set of all connections, in Go's poller
-	epfd   int
-	raw    syscall.RawConn
-	page   *quota.Page
-	pagefd int
-	logger *log.Logger
+	ln       *os.File // the listening socket: the slot's name; see acceptLoop
+	ep       *os.File // the epoll set of all connections, in Go's poller
+	epfd     int
+	raw      syscall.RawConn
+	page     *quota.Page
+	pagefd   int
+	logger   *log.Logger
+	floodGap time.Duration // between flood log lines
 
 	readTimeout atomic.Int64 // nanoseconds; -1 = forever
 	deadline    atomic.Int64 // UnixNano; 0 = none
@@ -67,7 +68,6 @@ type Slot struct {
 	readFn         func(uintptr) bool
 
 	avail    chan struct{} // cap 1: a message may be waiting
-	space    chan struct{} // cap 1: the queue may have room again
 	pumpFree chan struct{} // cap 1: the epoll set may have no pump
 	noReader chan struct{} // cap 1: the last waiting reader left (when asked)
 	done     chan struct{} // closed by Close
@@ -103,11 +103,11 @@ func Create(name string, cfg *Config) (*Slot, error) {
 		addr:     slotAddr(set.namespace, n),
 		owner:    Sender{PID: os.Getpid(), UID: os.Geteuid(), GID: os.Getegid()},
 		logger:   set.logger,
+		floodGap: floodLogGap,
 		q:        msgq.New(set.quota),
 		peers:    make(map[int32]*peer),
 		wake:     make(chan struct{}),
 		avail:    make(chan struct{}, 1),
-		space:    make(chan struct{}, 1),
 		pumpFree: make(chan struct{}, 1),
 		noReader: make(chan struct{}, 1),
 		done:     make(chan struct{}),
@@ -247,16 +247,18 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 				s.mu.Unlock()
 				return nil, opErr(op, s.name.String(), fmt.Errorf("%w: the next message is %d bytes, the buffer %d", ErrBufferTooSmall, len(m.Data), limit))
 			}
-			wasFull := s.q.Full()
+			wasFull := s.overQuota()
 			s.q.Pop()
-			more, roomNow := s.q.Len() > 0, wasFull && !s.q.Full()
-			s.mu.Unlock()
 			s.page.Release(int64(MessageCost(len(m.Data))))
+			if wasFull {
+				// Records a tampering writer sent past the quota were
+				// left in the kernel; take them in now there is room.
+				s.drainLocked()
+			}
+			more := s.q.Len() > 0
+			s.mu.Unlock()
 			if more {
 				notify(s.avail)
-			}
-			if roomNow {
-				notify(s.space)
 			}
 			return m, nil
 		}
@@ -361,13 +363,15 @@ func (s *Slot) drainUntilMessage(uintptr) bool {
 	return s.closed || s.q.Len() > 0
 }
 
-// drainUntilStopped is the drainer's callback: it keeps draining until the
-// queue is full or a reader wants the pump.
+// drainUntilStopped is the drainer's callback: it keeps draining until a
+// reader wants the pump. It drains even a full slot: sources' records are
+// then dropped, never left to block the source, and writers cannot have sent
+// anything the quota did not reserve.
 func (s *Slot) drainUntilStopped(uintptr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.drainLocked()
-	return s.closed || s.overQuota() || s.kicked
+	return s.closed || s.kicked
 }
 
 // remaining is how long a read that started at start with timeout may still
@@ -486,8 +490,6 @@ func (s *Slot) drainLoop() {
 		}
 		var wake <-chan struct{}
 		switch {
-		case s.overQuota():
-			wake = s.space
 		case time.Since(s.lastRead) < pumpGrace:
 			// A reader was here a moment ago: look again once the grace
 			// has passed. This wakes at most once per pumpGrace however

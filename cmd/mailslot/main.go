@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/mailslot/mailslot/internal/slotbench"
 )
 
 type command struct {
@@ -21,7 +23,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"listen", "NAME [flags]", "create a mailslot and print the messages it receives", runListen},
-		{"send", "NAME [MESSAGE...] [flags]", "send one message (or one per line with --lines)", runSend},
+		{"send", "NAME [MESSAGE...] [--owner USER|UID] [flags]", "send one message (or one per line with --lines)", runSend},
 		{"ls", "[--json]", "list the live local mailslots", runList},
 		{"bench", "[--json]", "measure mailslots against a raw Unix datagram socket", runBench},
 		{"decode", "[--hex] [FILE|-]", "decode a NetBIOS datagram or name service packet as JSON", runDecode},
@@ -37,15 +39,17 @@ func (e usageError) Error() string { return e.err.Error() }
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 func main() {
+	slotbench.AttackerMain() // the attacker process of "mailslot bench"
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Stdin))
 }
 
 func run(args []string, stdout, stderr io.Writer, stdin io.Reader) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		printUsage(stderr) // a usage error: stderr, status 2
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printUsage(stdout)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
 	}
 	for _, c := range commands {

@@ -101,14 +101,32 @@ func needRoot(t *testing.T) {
 	t.Skip("needs root")
 }
 
+// queued is the slot's message count; a failing Info fails the test.
+func queued(t *testing.T, s *mailslot.Slot) int {
+	t.Helper()
+	info, err := s.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.MessageCount
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{}, {"nope"}, {"listen"}, {"listen", "a", "b"}, {"listen", `\\.\mailslot\x`, "--timeout", "soon"},
 		{"send"}, {"ls", "extra"}, {"send", `\\.\mailslot\x`, "msg", "--lines"},
+		{"listen", "blah"}, {"send", "blah", "msg"}, {"send", `\\.\mailslot\x`, "--owner", "no-such-user-xyz", "m"},
 	} {
-		if _, _, code := cli("", args...); code != 2 {
+		out, errOut, code := cli("", args...)
+		if code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
+		if out != "" || errOut == "" {
+			t.Errorf("%q: usage must go to stderr only; stdout %q, stderr %q", args, out, errOut)
+		}
+	}
+	if _, errOut, _ := cli(""); !strings.Contains(errOut, "usage: mailslot COMMAND") {
+		t.Errorf("no arguments: stderr %q", errOut)
 	}
 	for _, c := range commands {
 		out, errOut, code := cli("", c.name, "--help")
@@ -125,7 +143,7 @@ func TestSendErrorsAreOneLine(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	_, errOut, code = cli("", "listen", "blah")
-	if code != 1 || !strings.Contains(errOut, "invalid mailslot name") {
+	if code != 2 || !strings.Contains(errOut, "invalid mailslot name") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }
@@ -157,8 +175,8 @@ func TestSendForms(t *testing.T) {
 				t.Fatalf("%q: got %q, %v; want %q", step.args, buf[:n], err, want)
 			}
 		}
-		if info, _ := s.Info(); info.MessageCount != 0 {
-			t.Fatalf("%q: %d extra messages", step.args, info.MessageCount)
+		if n := queued(t, s); n != 0 {
+			t.Fatalf("%q: %d extra messages", step.args, n)
 		}
 	}
 }
@@ -289,8 +307,8 @@ func TestSIGKILLFreesTheName(t *testing.T) {
 	if _, err := w.Write([]byte("after")); !errors.Is(err, mailslot.ErrNotFound) {
 		t.Fatalf("old writer: %v", err)
 	}
-	if info, _ := s.Info(); info.MessageCount != 0 {
-		t.Fatalf("new slot got %d messages", info.MessageCount)
+	if n := queued(t, s); n != 0 {
+		t.Fatalf("new slot got %d messages", n)
 	}
 }
 
@@ -335,17 +353,19 @@ func TestPermissions(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut.String(), "access denied") {
 				t.Fatalf("want exit 1 with access denied, got %v: %q", err, errOut.String())
 			}
-			if info, _ := s.Info(); info.MessageCount != 0 {
-				t.Fatalf("a denied writer queued %d messages", info.MessageCount)
+			if n := queued(t, s); n != 0 {
+				t.Fatalf("a denied writer queued %d messages", n)
 			}
 		})
 	}
 }
 
-func TestRawDatagramsFromUnadmittedUsersAreDropped(t *testing.T) {
+func TestRawSendsFromUnadmittedUsersAreRefused(t *testing.T) {
 	needRoot(t)
-	// A process that skips Open's admission check and writes to the socket
-	// directly is refused by the kernel-verified credentials of each datagram.
+	// A process that skips Open and writes to the slot's socket directly
+	// (datagrams, or records before the slot has spoken) gets nothing in:
+	// the slot admits connections, not datagrams, and hangs up on a refused
+	// one without reading it.
 	t.Setenv(mailslot.NamespaceEnv, fmt.Sprintf("rawtest-%d", os.Getpid()))
 	name := slotName(t)
 	s, err := mailslot.Create(name, nil)
@@ -358,8 +378,8 @@ func TestRawDatagramsFromUnadmittedUsersAreDropped(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("raw sender: %v %s", err, out)
 	}
-	if info, _ := s.Info(); info.MessageCount != 0 {
-		t.Fatalf("%d messages from an unadmitted raw sender were queued", info.MessageCount)
+	if n := queued(t, s); n != 0 {
+		t.Fatalf("%d messages from an unadmitted raw sender were queued", n)
 	}
 }
 
@@ -420,7 +440,7 @@ func TestList(t *testing.T) {
 	found := false
 	for _, sl := range slots {
 		if sl.Name == name {
-			found = sl.PID == os.Getpid() && sl.UID == os.Geteuid() && sl.Messages == 1 && sl.Writable
+			found = sl.PID == os.Getpid() && sl.UID == os.Geteuid() && sl.Messages != nil && *sl.Messages == 1 && sl.Writable
 		}
 	}
 	if !found {
@@ -429,5 +449,41 @@ func TestList(t *testing.T) {
 	out, _, _ = cli("", "ls")
 	if !strings.Contains(out, name) || !strings.HasPrefix(out, "NAME") {
 		t.Fatalf("table: %q", out)
+	}
+}
+
+func TestSendOwner(t *testing.T) {
+	needRoot(t)
+	// Another user holds the name: --owner refuses to send to it, and
+	// says who really reads it.
+	name := slotName(t)
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", cliPath, "listen", name, "--allow-anyone")
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	out := &lockedBuffer{}
+	cmd.Stdout = out
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	if line, err := bufio.NewReader(stderr).ReadString('\n'); err != nil || !strings.HasPrefix(line, "listening on ") {
+		t.Fatalf("listener said %q, %v", line, err)
+	}
+	_, errOut, code := cli("", "send", "--owner", "root", name, "secret")
+	if code != 1 || !strings.Contains(errOut, "access denied") || !strings.Contains(errOut, "uid 65534") {
+		t.Fatalf("send --owner root to a slot of uid 65534: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := cli("", "send", "--owner", "65534", name, "hello"); code != 0 {
+		t.Fatalf("send --owner 65534: exit %d, %q", code, errOut)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "hello") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := out.String(); got != "hello\n" {
+		t.Fatalf("the listener printed %q", got)
 	}
 }

@@ -50,6 +50,18 @@ type sidList []string
 func (l *sidList) String() string     { return strings.Join(*l, ",") }
 func (l *sidList) Set(v string) error { *l = append(*l, v); return nil }
 
+// lookupUID accepts a user name or a numeric uid.
+func lookupUID(v string) (int, error) {
+	if id, err := strconv.Atoi(v); err == nil && id >= 0 {
+		return id, nil
+	}
+	u, err := user.Lookup(v)
+	if err != nil {
+		return 0, fmt.Errorf("unknown user %q for --owner", v)
+	}
+	return strconv.Atoi(u.Uid)
+}
+
 // parseTimeout accepts a Go duration or "forever".
 func parseTimeout(s string) (time.Duration, error) {
 	if s == "forever" {
@@ -79,6 +91,9 @@ func runListen(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	}
 	if len(pos) != 1 {
 		return usagef("want exactly one mailslot NAME, got %d arguments", len(pos))
+	}
+	if _, err := mailslot.ParseName(pos[0]); err != nil {
+		return usageError{err}
 	}
 	d, err := parseTimeout(*timeout)
 	if err != nil {
@@ -161,12 +176,24 @@ func runSend(args []string, _, stderr io.Writer, stdin io.Reader) error {
 	fs := newFlags("send", stderr)
 	lines := fs.Bool("lines", false, "send each line of standard input as its own message")
 	timeout := fs.Duration("timeout", mailslot.DefaultWriteTimeout, "how long to wait for room in a full slot (0 = fail at once)")
+	owner := fs.String("owner", "", "send only if the slot's reader runs as this user (name or uid), as the kernel reports it")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
 		return usagef("missing mailslot NAME")
+	}
+	if _, err := mailslot.ParseName(pos[0]); err != nil {
+		return usageError{err}
+	}
+	var opts []mailslot.OpenOption
+	if *owner != "" {
+		uid, err := lookupUID(*owner)
+		if err != nil {
+			return usageError{err}
+		}
+		opts = append(opts, mailslot.WithOwner(uid))
 	}
 	if *timeout < 0 {
 		return usagef("--timeout must not be negative")
@@ -175,7 +202,7 @@ func runSend(args []string, _, stderr io.Writer, stdin io.Reader) error {
 	if *lines && !fromStdin {
 		return usagef("--lines reads standard input; give no MESSAGE")
 	}
-	w, err := mailslot.Open(pos[0])
+	w, err := mailslot.Open(pos[0], opts...)
 	if err != nil {
 		return err
 	}
@@ -210,12 +237,13 @@ func runSend(args []string, _, stderr io.Writer, stdin io.Reader) error {
 }
 
 type jsonSlot struct {
-	Name     string `json:"name"`
-	PID      int    `json:"pid"`
+	Name     string `json:"name,omitempty"` // only when verified
+	PID      int    `json:"pid"`            // as the kernel reports the reader; -1 = unknown
 	UID      int    `json:"uid"`
-	Messages int    `json:"messages"`
-	NextSize int    `json:"next_size"`
+	GID      int    `json:"gid"`
 	Writable bool   `json:"writable"`
+	Messages *int   `json:"messages,omitempty"` // only for slots that admit the caller
+	NextSize *int   `json:"next_size,omitempty"`
 	Error    string `json:"error,omitempty"`
 }
 
@@ -235,10 +263,14 @@ func runList(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	}
 	out := make([]jsonSlot, 0, len(slots))
 	for _, s := range slots {
-		j := jsonSlot{Name: s.Name.String(), PID: s.PID, UID: s.UID, Messages: s.Info.MessageCount,
-			NextSize: s.Info.NextSize, Writable: s.Admitted}
+		j := jsonSlot{PID: s.PID, UID: s.UID, GID: s.GID, Writable: s.Admitted}
 		if s.Err != nil {
-			j = jsonSlot{Name: "?", PID: -1, UID: -1, Messages: -1, NextSize: -1, Error: s.Err.Error()}
+			j.Error = s.Err.Error()
+		} else {
+			j.Name = s.Name.String()
+		}
+		if s.Admitted {
+			j.Messages, j.NextSize = &s.Info.MessageCount, &s.Info.NextSize
 		}
 		out = append(out, j)
 	}
@@ -253,11 +285,17 @@ func runList(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tPID\tUID\tMESSAGES")
 	for _, j := range out {
-		if j.Error != "" {
-			fmt.Fprintf(tw, "?\t-\t-\t-\t(%s)\n", j.Error)
-			continue
+		name, pid, uid, msgs := j.Name, "-", "-", "-"
+		if j.PID >= 0 {
+			pid, uid = strconv.Itoa(j.PID), strconv.Itoa(j.UID)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", j.Name, j.PID, j.UID, j.Messages)
+		if j.Messages != nil {
+			msgs = strconv.Itoa(*j.Messages)
+		}
+		if j.Error != "" {
+			name = "? (" + j.Error + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, pid, uid, msgs)
 	}
 	return tw.Flush()
 }
