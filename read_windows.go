@@ -193,20 +193,10 @@ func (s *Slot) readOnce(p []byte, wait time.Duration, forever bool) ([]byte, err
 	return p[:s.n], nil
 }
 
-// setKernelTimeout gives the slot the read timeout for the next ReadFile:
-// what the read may still wait, in whole milliseconds rounded up, and on a
-// synchronous handle never more than syncReadSlice.
+// setKernelTimeout gives the slot the read timeout for the next ReadFile
+// (see kernelTimeoutMs), calling SetMailslotInfo only when it changes.
 func (s *Slot) setKernelTimeout(wait time.Duration, forever bool) error {
-	ms := uint32(winapi.MAILSLOT_WAIT_FOREVER)
-	if s.syncIO && (forever || wait > syncReadSlice) {
-		forever, wait = false, syncReadSlice
-	}
-	if !forever {
-		if wait < 0 {
-			wait = 0
-		}
-		ms = uint32((wait + time.Millisecond - 1) / time.Millisecond)
-	}
+	ms := kernelTimeoutMs(wait, forever, s.syncIO)
 	if ms == s.kernelTimeout {
 		return nil
 	}
@@ -221,4 +211,26 @@ func (s *Slot) setKernelTimeout(wait time.Duration, forever bool) error {
 // wait.
 func (s *Slot) remaining(start time.Time, timeout time.Duration) (wait time.Duration, forever bool) {
 	return readWait(start, timeout, s.deadline.Load())
+}
+
+// kernelTimeoutMs is the mailslot read timeout for a ReadFile that may wait
+// wait (or forever): whole milliseconds rounded up, at most 49.7 days, and
+// on a synchronous handle never more than syncReadSlice.
+func kernelTimeoutMs(wait time.Duration, forever, syncIO bool) uint32 {
+	if syncIO && (forever || wait > syncReadSlice) {
+		forever, wait = false, syncReadSlice
+	}
+	if forever {
+		return winapi.MAILSLOT_WAIT_FOREVER
+	}
+	// The longest finite timeout a DWORD holds; a longer wait is served in
+	// several reads (take loops), never wrapped to a short one.
+	const maxMs = winapi.MAILSLOT_WAIT_FOREVER - 1
+	switch {
+	case wait <= 0:
+		return 0
+	case wait >= maxMs*time.Millisecond:
+		return maxMs
+	}
+	return uint32((wait + time.Millisecond - 1) / time.Millisecond)
 }

@@ -125,3 +125,29 @@ func TestAsyncReadPath(t *testing.T) {
 		}
 	})
 }
+
+func TestKernelTimeoutMs(t *testing.T) {
+	for _, tc := range []struct {
+		wait    time.Duration
+		forever bool
+		syncIO  bool
+		want    uint32
+	}{
+		{0, false, false, 0},
+		{-time.Second, false, false, 0},
+		{time.Microsecond, false, false, 1}, // rounded up: never shorter than asked
+		{1500 * time.Millisecond, false, false, 1500},
+		{0, true, false, winapi.MAILSLOT_WAIT_FOREVER},
+		{0, true, true, uint32(syncReadSlice / time.Millisecond)},
+		{time.Second, false, true, uint32(syncReadSlice / time.Millisecond)},
+		{time.Millisecond, false, true, 1},
+		// A wait beyond what a DWORD of milliseconds holds (49.7 days) must
+		// not wrap around to a short wait, nor become WAIT_FOREVER.
+		{100 * 24 * time.Hour, false, false, winapi.MAILSLOT_WAIT_FOREVER - 1},
+		{time.Duration(1<<63 - 1), false, false, winapi.MAILSLOT_WAIT_FOREVER - 1},
+	} {
+		if got := kernelTimeoutMs(tc.wait, tc.forever, tc.syncIO); got != tc.want {
+			t.Errorf("kernelTimeoutMs(%v, forever %v, sync %v) = %d, want %d", tc.wait, tc.forever, tc.syncIO, got, tc.want)
+		}
+	}
+}
