@@ -29,14 +29,22 @@ func List(opts ...OpenOption) ([]SlotStatus, error) {
 	if err != nil {
 		return nil, opErr("list", `\\.\mailslot\`, err)
 	}
+	return listed(names, prefix), nil
+}
+
+// listed turns enumerated paths (below \\.\mailslot\) into the slots of the
+// namespace whose path prefix is prefix ("" for the default namespace,
+// which does not show other namespaces' slots).
+func listed(names []string, prefix string) []SlotStatus {
+	hasPrefix := func(s, p string) bool { return len(s) >= len(p) && strings.EqualFold(s[:len(p)], p) }
 	var out []SlotStatus
 	for _, path := range names {
 		if prefix != "" {
-			if !strings.HasPrefix(strings.ToUpper(path), strings.ToUpper(prefix)) {
+			if !hasPrefix(path, prefix) {
 				continue
 			}
 			path = path[len(prefix):]
-		} else if strings.HasPrefix(strings.ToUpper(path), strings.ToUpper(nsRoot)) {
+		} else if hasPrefix(path, nsRoot) {
 			continue // another namespace's slot
 		}
 		n, err := ParseName(`\\.\mailslot\` + path)
@@ -46,7 +54,7 @@ func List(opts ...OpenOption) ([]SlotStatus, error) {
 		}
 		out = append(out, st)
 	}
-	return out, nil
+	return out
 }
 
 // enumerate returns the names under \\.\mailslot\ as the file system
