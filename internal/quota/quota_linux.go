@@ -131,11 +131,14 @@ func (p *Page) TryReserve(n, quota int64) bool {
 	}
 }
 
-// Release returns n reserved bytes and wakes waiting writers, if any: a
-// release costs no system call while nobody waits.
-func (p *Page) Release(n int64) {
-	p.charged.Add(-n)
-	if p.waiters.Load() > 0 {
+// Release returns n reserved bytes. If writers wait for room, it wakes them
+// once at least room bytes are free (out of quota): a release costs no system
+// call while nobody waits, and waiting writers are woken in batches rather
+// than once per message. room must not exceed quota, so that an empty slot
+// always wakes its waiters; a waiter also looks again at its own deadline.
+func (p *Page) Release(n, quota, room int64) {
+	c := p.charged.Add(-n)
+	if p.waiters.Load() > 0 && quota-c >= room {
 		p.WakeAll()
 	}
 }
