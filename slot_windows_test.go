@@ -146,7 +146,9 @@ func TestWindowsLargeMessage(t *testing.T) {
 
 func TestWindowsRemoteNames(t *testing.T) {
 	// Remote and broadcast names go to Windows' redirector, which opens them
-	// without looking for the slot; a broadcast over 424 bytes fails.
+	// without looking for the slot; a broadcast over 424 bytes fails. (On
+	// Windows 11 24H2 and Server 2025 remote mailslots are off unless the
+	// EnableMailslots policy turns them on; this check assumes they are on.)
 	w, err := mailslot.Open(`\\*\mailslot\mailslot-test\` + strings.ReplaceAll(t.Name(), "/", "-"))
 	if wineDeviation(t, "no mailslot redirector: remote names fail to open (ERROR_PATH_NOT_FOUND)") {
 		wantErr(t, err, mailslot.ErrNotFound, winerr.ERROR_PATH_NOT_FOUND)
