@@ -25,6 +25,7 @@ type peer struct {
 	pid, uid, gid int
 	decode        func(b []byte) (payload []byte, from Sender, ok bool)
 	onClose       func()
+	want          int // records to ask for per receive call (adapts)
 }
 
 // rxBatchMax is the most records one receive call takes.
@@ -176,7 +177,7 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) bool {
 		bufSize = sourceBufSize
 	}
 	total := 0
-	want := s.rxWant
+	want := p.want
 	for !s.closed {
 		if p.decode == nil && s.overQuota() {
 			// Only a writer that tampered with the quota page gets here.
@@ -214,11 +215,11 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) bool {
 			return true
 		}
 		if err != nil || got < want {
-			s.rxWant = got + 1
+			p.want = got + 1
 			return total > 0 // fewer than asked for: the connection is empty
 		}
 		want = 2 * want
-		s.rxWant = min(want, rxBatchMax)
+		p.want = min(want, rxBatchMax)
 	}
 	return total > 0
 }

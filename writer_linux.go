@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -21,8 +22,8 @@ import (
 // ErrSlotFull: a stopped reader never hangs a writer.
 const stallBound = 5 * time.Second
 
-// pollSlice is how often a write waiting for the kernel checks that its
-// Writer is still open.
+// pollSlice is how often Open, waiting for the slot's handshake, checks its
+// context.
 const pollSlice = 50 * time.Millisecond
 
 // localWriter is a connection to a local slot, admitted by its reader, with
@@ -246,10 +247,16 @@ func (w *localWriter) write(p []byte, deadline time.Time) error {
 }
 
 // send sends one reserved record. The kernel may briefly have no buffer
-// for it (the reader has not emptied the connection yet); then it waits for
-// writability in short slices, up to max(deadline, stallBound).
+// for it (the reader has not emptied the connection yet); then it retries
+// with a growing pause, up to max(deadline, stallBound). It sleeps in Go
+// (time.Sleep parks the goroutine) rather than in poll(2), which would hold
+// one of the runtime's Ps while the reader needs the CPU, and it holds no
+// lock, so goroutines sharing a Writer do not queue behind each other.
 func (w *localWriter) send(p []byte, deadline time.Time) error {
-	var stall time.Time
+	var (
+		stall time.Time
+		pause time.Duration
+	)
 	for {
 		var ptr unsafe.Pointer
 		if len(p) > 0 {
@@ -278,13 +285,24 @@ func (w *localWriter) send(p []byte, deadline time.Time) error {
 		if now.After(stall) {
 			return &fullTimeout{detail: "its reader is not taking messages in"}
 		}
-		fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLOUT}}
-		unix.Poll(fds, int(min(pollSlice, stall.Sub(now)).Milliseconds())+1)
 		if w.closed.Load() {
 			return net.ErrClosed
 		}
+		if pause == 0 {
+			runtime.Gosched() // the reader is usually about to drain
+			pause = sendPauseMin
+			continue
+		}
+		time.Sleep(min(pause, stall.Sub(now)))
+		pause = min(2*pause, sendPauseMax)
 	}
 }
+
+// The pauses of a write waiting for kernel buffer space.
+const (
+	sendPauseMin = 20 * time.Microsecond
+	sendPauseMax = 20 * time.Millisecond
+)
 
 // hungUp reports whether the slot's end of the connection is gone.
 func (w *localWriter) hungUp() bool {
