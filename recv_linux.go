@@ -25,6 +25,7 @@ type peer struct {
 	pid, uid, gid int
 	decode        func(b []byte) (payload []byte, from Sender, ok bool)
 	onClose       func()
+	want          int // records to ask for per receive call (adapts)
 }
 
 // rxBatchMax is the most records one receive call takes.
@@ -176,7 +177,7 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) bool {
 		bufSize = sourceBufSize
 	}
 	total := 0
-	want := s.rxWant
+	want := p.want
 	for !s.closed {
 		if p.decode == nil && s.overQuota() {
 			// Only a writer that tampered with the quota page gets here.
@@ -185,7 +186,14 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) bool {
 		}
 		want = max(1, min(want, rxBatchMax))
 		for i := 0; i < want; i++ {
-			b.msgs[i] = msgq.Get(bufSize)
+			// Receive buffers stay in the (pooled) batch unless a
+			// message keeps one, so a call costs no pool traffic.
+			if m := b.msgs[i]; m == nil || len(m.Data) != bufSize {
+				if m != nil {
+					msgq.Put(m)
+				}
+				b.msgs[i] = msgq.Get(bufSize)
+			}
 		}
 		got, err := recvBatch(p.fd, b, want)
 		eof := false
@@ -194,18 +202,13 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) bool {
 			ts, stamped := rxStamp(b.oobs[i][:r.oobn])
 			if !stamped && r.n == 0 && r.flags&unix.MSG_CTRUNC == 0 {
 				eof = true // the writer hung up
-				for j := i; j < got; j++ {
-					msgq.Put(b.msgs[j])
-				}
 				break
 			}
-			s.take1(p, b.msgs[i], r, ts)
+			if s.take1(p, b.msgs[i], r, ts) {
+				b.msgs[i] = nil // the message kept the buffer
+			}
 			total++
 		}
-		for i := got; i < want; i++ {
-			msgq.Put(b.msgs[i])
-		}
-		clear(b.msgs[:want])
 		if err == unix.EINTR {
 			continue
 		}
@@ -213,12 +216,15 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) bool {
 			s.removePeerLocked(p)
 			return true
 		}
-		if err != nil || got < want {
-			s.rxWant = got + 1
-			return total > 0 // fewer than asked for: the connection is empty
+		if err != nil {
+			return total > 0 // EAGAIN: empty; keep the batch size it had
+		}
+		if got < want {
+			p.want = got + 1 // fewer than asked for: the connection is empty
+			return total > 0
 		}
 		want = 2 * want
-		s.rxWant = min(want, rxBatchMax)
+		p.want = min(want, rxBatchMax)
 	}
 	return total > 0
 }
@@ -229,35 +235,38 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) bool {
 // tampered with the quota page.
 func (s *Slot) overQuota() bool { return s.q.Bytes()+s.pendCost >= s.set.quota }
 
-// take1 turns one received record into a pending message, or drops it.
-func (s *Slot) take1(p *peer, m *msgq.Msg, r rxResult, ts int64) {
+// take1 turns one received record into a pending message, or drops it. It
+// reports whether the message kept the receive buffer itself (when the
+// record needs a buffer of the same size); otherwise the record is copied.
+func (s *Slot) take1(p *peer, rx *msgq.Msg, r rxResult, ts int64) (kept bool) {
 	if r.flags&unix.MSG_TRUNC != 0 {
 		s.dropped++
-		msgq.Put(m)
-		return
+		return false
 	}
-	data := m.Data[:r.n]
-	var from Sender
+	data := rx.Data[:r.n]
+	var (
+		from Sender
+		m    *msgq.Msg
+	)
 	if p.decode != nil {
 		payload, f, ok := p.decode(data)
 		if !ok || len(payload) > s.set.limit() || !s.page.TryReserve(int64(MessageCost(len(payload))), int64(s.set.quota)) {
 			// Sources are not pre-reserved: what the quota cannot take
 			// is dropped and counted, never blocking the source.
 			s.dropped++
-			msgq.Put(m)
-			return
+			return false
 		}
-		nm := msgq.Get(len(payload))
-		copy(nm.Data, payload)
-		msgq.Put(m)
-		m, from = nm, f
+		m, from = msgq.Copy(payload), f
 	} else {
 		if r.n > s.set.limit() {
 			s.dropped++
-			msgq.Put(m)
-			return
+			return false
 		}
-		m = m.Shrink(r.n)
+		if msgq.ClassSize(r.n) == msgq.ClassSize(len(rx.Data)) {
+			m, kept = rx.Shrink(r.n), true
+		} else {
+			m = msgq.Copy(data)
+		}
 		from = Sender{PID: p.pid, UID: p.uid, GID: p.gid}
 	}
 	if ts == 0 {
@@ -268,6 +277,7 @@ func (s *Slot) take1(p *peer, m *msgq.Msg, r rxResult, ts int64) {
 	m.Remote, m.Host, m.Addr = from.Remote, from.Host, from.Addr
 	s.pend = append(s.pend, m)
 	s.pendCost += MessageCost(len(m.Data))
+	return kept
 }
 
 // addPeerLocked puts a connection into the epoll set. s.mu must be held.

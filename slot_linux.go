@@ -50,7 +50,6 @@ type Slot struct {
 	pend     []*msgq.Msg         // one drain's records, before ordering
 	pendCost int
 	wake     chan struct{} // closed and replaced when the deadline changes
-	rxWant   int           // records to ask for per receive call
 	hello    []byte        // handshake scratch
 
 	// Who waits on the epoll set. Exactly one goroutine at a time is the
