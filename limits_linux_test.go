@@ -207,3 +207,30 @@ func TestQuotaBoundsHeapGrowth(t *testing.T) {
 	}
 	runtime.KeepAlive(s)
 }
+
+func TestWaitingWriteIsWokenWhileMessagesStayQueued(t *testing.T) {
+	// A write waiting for room is woken once its message fits and a fair
+	// share of the quota is free, not only when the reader empties the slot.
+	name := uniqueName(t)
+	s := mustCreate(t, name, nil) // 1 MiB, any size
+	w := mustOpen(t, name)
+	n := fill(t, w, make([]byte, 1000))
+	w.SetWriteTimeout(time.Minute)
+	done := make(chan error, 1)
+	go func() { _, err := w.Write(make([]byte, 1000)); done <- err }()
+	time.Sleep(50 * time.Millisecond)
+	buf := make([]byte, 1000)
+	for i := 0; i < n/4; i++ { // free a quarter, leave the rest queued
+		if _, err := s.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the waiting write was not woken while messages stayed queued")
+	}
+}
