@@ -212,7 +212,8 @@ func TestWaitingWriteIsWokenWhileMessagesStayQueued(t *testing.T) {
 	// A write waiting for room is woken once its message fits and a fair
 	// share of the quota is free, not only when the reader empties the slot.
 	name := uniqueName(t)
-	s := mustCreate(t, name, nil) // 1 MiB, any size
+	// The quota is raised to one 64 KiB message, the largest there can be.
+	s := mustCreate(t, name, &mailslot.Config{Quota: 16 << 10})
 	w := mustOpen(t, name)
 	n := fill(t, w, make([]byte, 1000))
 	w.SetWriteTimeout(time.Minute)
