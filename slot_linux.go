@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mailslot/mailslot/internal/ctlmsg"
 	"github.com/mailslot/mailslot/internal/msgq"
 	"github.com/mailslot/mailslot/internal/quota"
 	"golang.org/x/sys/unix"
@@ -49,6 +50,7 @@ type Slot struct {
 	pendCost int
 	wake     chan struct{} // closed and replaced when the deadline changes
 	hello    []byte        // handshake scratch
+	denied   []byte        // the record refused clients get
 
 	// Who waits on the epoll set. Exactly one goroutine at a time is the
 	// "pump": a reader that has nothing to read (so the kernel wakes it
@@ -118,6 +120,7 @@ func Create(name string, cfg *Config) (*Slot, error) {
 		return nil, opErr("create", n.String(), err)
 	}
 	s.drainFn, s.readFn = s.drainUntilStopped, s.drainUntilMessage
+	s.denied = (&ctlmsg.Hello{Name: n.String()}).Append(nil)
 	s.readTimeout.Store(int64(set.readTimeout))
 	go s.drainLoop()
 	go s.acceptLoop()
