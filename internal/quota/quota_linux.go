@@ -8,7 +8,9 @@
 //	8  gen      uint32  space generation; bumped when room frees, futex word
 //	12 waiters  int32   writers sleeping on gen
 //	16 closed   uint32  1 once the slot is closed
-//	24 need     int64   the smallest reservation a sleeping writer waits for
+//	24 need     int64   the smallest reservation a sleeping writer waits for,
+//	                    stored as MaxInt64-need so that a fresh page (zero)
+//	                    means none and the slot never has to touch it
 //
 // Trust model: the slot creates the page and keeps its own authoritative
 // count; an admitted writer that scribbles on the page can only make other
@@ -73,7 +75,6 @@ func Create() (*Page, int, error) {
 	if err != nil {
 		return fail(err)
 	}
-	p.need.Store(noNeed)
 	return p, fd, nil
 }
 
@@ -135,8 +136,10 @@ func (p *Page) TryReserve(n, quota int64) bool {
 	}
 }
 
-// noNeed is the need when no writer sleeps.
+// noNeed is the need when no writer sleeps (stored as 0).
 const noNeed = 1<<63 - 1
+
+func (p *Page) loadNeed() int64 { return noNeed - p.need.Load() }
 
 // Release returns n reserved bytes. If writers sleep waiting for room, it
 // wakes them once the smallest of them fits and an eighth of the quota is
@@ -145,8 +148,8 @@ const noNeed = 1<<63 - 1
 // writer also looks again at its own deadline.
 func (p *Page) Release(n, quota int64) {
 	c := p.charged.Add(-n)
-	if p.waiters.Load() > 0 && quota-c >= max(p.need.Load(), quota/8) {
-		p.need.Store(noNeed)
+	if p.waiters.Load() > 0 && quota-c >= max(p.loadNeed(), quota/8) {
+		p.need.Store(0)
 		p.WakeAll()
 	}
 }
@@ -180,7 +183,7 @@ func (p *Page) Reserve(n, quota int64, deadline time.Time, stop func() bool) boo
 		// us, or we see its room.
 		g := p.gen.Load()
 		p.waiters.Add(1)
-		for need := p.need.Load(); n < need && !p.need.CompareAndSwap(need, n); need = p.need.Load() {
+		for inv := p.need.Load(); noNeed-n > inv && !p.need.CompareAndSwap(inv, noNeed-n); inv = p.need.Load() {
 		}
 		if p.TryReserve(n, quota) {
 			p.waiters.Add(-1)
