@@ -162,18 +162,6 @@ func (a *Attacker) Stop() {
 	os.RemoveAll(a.dir)
 }
 
-// AttackResult compares an admitted writer's throughput and the reader's CPU
-// use with and without an attack, in one run.
-type AttackResult struct {
-	Mode     string
-	Baseline float64 // msg/s, no attacker
-	Control  float64 // msg/s, the attacker's loop aimed at nothing bound
-	Attacked float64 // msg/s, the attacker aimed at the slots
-	// IdleCPU is the share of one CPU the slot's process spends while the
-	// attacker floods an idle slot (no writer), over one second.
-	IdleCPU float64
-}
-
 // Attack measures one attack mode: medians of repeat alternating runs of n
 // messages of size bytes from one admitted writer.
 func Attack(mode string, size, n, repeat int) (AttackResult, error) {
@@ -231,15 +219,4 @@ func cpuTime() time.Duration {
 	var ru unix.Rusage
 	unix.Getrusage(unix.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// Median returns the median of v.
-func Median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	return s[len(s)/2]
 }
