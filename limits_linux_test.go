@@ -34,6 +34,14 @@ func fill(t *testing.T, w *mailslot.Writer, msg []byte) int {
 	return 0
 }
 
+// wantCount fails unless Info counts exactly the n writes that succeeded.
+func wantCount(t *testing.T, s *mailslot.Slot, n int) {
+	t.Helper()
+	if info := mustInfo(t, s); info.MessageCount != n {
+		t.Fatalf("%d writes succeeded, Info counts %d", n, info.MessageCount)
+	}
+}
+
 func TestInfoCountsEveryWriteWhenFull(t *testing.T) {
 	// Finding 8: with the slot at its quota, writes that succeeded must all
 	// be counted, at once.
@@ -43,9 +51,7 @@ func TestInfoCountsEveryWriteWhenFull(t *testing.T) {
 	for i := 0; i < 3; i++ { // several writers, each until full
 		total += fill(t, mustOpen(t, name), make([]byte, 1000))
 	}
-	if info := mustInfo(t, s); info.MessageCount != total {
-		t.Fatalf("%d writes succeeded, Info counts %d", total, info.MessageCount)
-	}
+	wantCount(t, s, total)
 }
 
 func TestQuotaHoldsWithinOneMessage(t *testing.T) {
@@ -60,9 +66,7 @@ func TestQuotaHoldsWithinOneMessage(t *testing.T) {
 	if n*cost > quota || (n+1)*cost <= quota {
 		t.Fatalf("accepted %d messages of cost %d into a quota of %d", n, cost, quota)
 	}
-	if info := mustInfo(t, s); info.MessageCount != n {
-		t.Fatalf("accepted %d, counted %d", n, info.MessageCount)
-	}
+	wantCount(t, s, n)
 }
 
 func TestZeroTimeoutFailsOnlyWhenTheQuotaIsFull(t *testing.T) {
@@ -76,9 +80,7 @@ func TestZeroTimeoutFailsOnlyWhenTheQuotaIsFull(t *testing.T) {
 	if want := quota / mailslot.MessageCost(len(msg)); n != want {
 		t.Fatalf("%d timeout-0 writes succeeded, the quota takes %d", n, want)
 	}
-	if info := mustInfo(t, s); info.MessageCount != n {
-		t.Fatalf("accepted %d, counted %d", n, info.MessageCount)
-	}
+	wantCount(t, s, n)
 }
 
 func TestManyEmptyMessagesAreBounded(t *testing.T) {
@@ -152,9 +154,7 @@ func TestWriteWaitsForRoomThenSucceeds(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("a write waiting for room was not woken when room freed")
 	}
-	if info := mustInfo(t, s); info.MessageCount != n {
-		t.Fatalf("count %d, want %d", info.MessageCount, n)
-	}
+	wantCount(t, s, n)
 }
 
 func TestOpenAndInfoOnAFullSlot(t *testing.T) {

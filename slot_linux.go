@@ -438,14 +438,7 @@ func (s *Slot) SetReadDeadline(t time.Time) error {
 	if s.closed {
 		return opErr("set deadline", s.name.String(), net.ErrClosed)
 	}
-	var v int64
-	if !t.IsZero() {
-		v = t.UnixNano()
-		if v == 0 {
-			v = 1
-		}
-	}
-	s.deadline.Store(v)
+	s.deadline.Store(deadlineNanos(t))
 	close(s.wake) // let blocked readers recompute their wait
 	s.wake = make(chan struct{})
 	if s.pumping && !s.drainerPumping {

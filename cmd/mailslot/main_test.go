@@ -185,7 +185,13 @@ func TestSendForms(t *testing.T) {
 // slot exists.
 func startListener(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
-	cmd := cliCommand(append([]string{"listen"}, args...)...)
+	return startListenerCmd(t, cliCommand(append([]string{"listen"}, args...)...))
+}
+
+// startListenerCmd starts a prepared "mailslot listen" command and waits
+// until the slot exists.
+func startListenerCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
 	out := &lockedBuffer{}
 	cmd.Stdout = out
 	stderr, err := cmd.StderrPipe()
@@ -459,19 +465,7 @@ func TestSendOwner(t *testing.T) {
 	name := slotName(t)
 	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", cliPath, "listen", name, "--allow-anyone")
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
-	out := &lockedBuffer{}
-	cmd.Stdout = out
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if line, err := bufio.NewReader(stderr).ReadString('\n'); err != nil || !strings.HasPrefix(line, "listening on ") {
-		t.Fatalf("listener said %q, %v", line, err)
-	}
+	_, out := startListenerCmd(t, cmd)
 	_, errOut, code := cli("", "send", "--owner", "root", name, "secret")
 	if code != 1 || !strings.Contains(errOut, "access denied") || !strings.Contains(errOut, "uid 65534") {
 		t.Fatalf("send --owner root to a slot of uid 65534: exit %d, %q", code, errOut)
