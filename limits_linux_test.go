@@ -140,20 +140,7 @@ func TestWriteWaitsForRoomThenSucceeds(t *testing.T) {
 	w := mustOpen(t, name)
 	n := fill(t, w, make([]byte, 1000))
 	w.SetWriteTimeout(30 * time.Second)
-	done := make(chan error, 1)
-	go func() { _, err := w.Write([]byte("late")); done <- err }()
-	time.Sleep(50 * time.Millisecond)
-	if _, err := s.Read(make([]byte, 1000)); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("a write waiting for room was not woken when room freed")
-	}
+	writeWhileReading(t, s, w, []byte("late"), 1)
 	wantCount(t, s, n)
 }
 
@@ -217,11 +204,18 @@ func TestWaitingWriteIsWokenWhileMessagesStayQueued(t *testing.T) {
 	w := mustOpen(t, name)
 	n := fill(t, w, make([]byte, 1000))
 	w.SetWriteTimeout(time.Minute)
+	writeWhileReading(t, s, w, make([]byte, 1000), n/4) // free a quarter, leave the rest queued
+}
+
+// writeWhileReading starts a write of msg on a full slot, reads reads
+// messages once the write waits, and fails unless the write then succeeds.
+func writeWhileReading(t *testing.T, s *mailslot.Slot, w *mailslot.Writer, msg []byte, reads int) {
+	t.Helper()
 	done := make(chan error, 1)
-	go func() { _, err := w.Write(make([]byte, 1000)); done <- err }()
+	go func() { _, err := w.Write(msg); done <- err }()
 	time.Sleep(50 * time.Millisecond)
-	buf := make([]byte, 1000)
-	for i := 0; i < n/4; i++ { // free a quarter, leave the rest queued
+	buf := make([]byte, mailslot.MaxLocalMessageSize)
+	for i := 0; i < reads; i++ {
 		if _, err := s.Read(buf); err != nil {
 			t.Fatal(err)
 		}
@@ -232,6 +226,6 @@ func TestWaitingWriteIsWokenWhileMessagesStayQueued(t *testing.T) {
 			t.Fatal(err)
 		}
 	case <-time.After(20 * time.Second):
-		t.Fatal("the waiting write was not woken while messages stayed queued")
+		t.Fatalf("a write waiting for room was not woken after %d reads", reads)
 	}
 }
