@@ -236,7 +236,7 @@ func TestListenJSONCount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := waitCmd(t, cmd); err != nil {
 		t.Fatalf("listener: %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -275,7 +275,7 @@ func TestListenStopsOnSIGTERM(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
+	if err := waitCmd(t, cmd); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	if got := out.String(); got != "plain text\n\"\\x1b[31mred\"\n" {
@@ -479,5 +479,20 @@ func TestSendOwner(t *testing.T) {
 	}
 	if got := out.String(); got != "hello\n" {
 		t.Fatalf("the listener printed %q", got)
+	}
+}
+
+// waitCmd waits for a subprocess, failing the test instead of hanging.
+func waitCmd(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("subprocess still running after 30 s")
+		return nil
 	}
 }
