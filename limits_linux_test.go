@@ -229,3 +229,23 @@ func writeWhileReading(t *testing.T, s *mailslot.Slot, w *mailslot.Writer, msg [
 		t.Fatalf("a write waiting for room was not woken after %d reads", reads)
 	}
 }
+
+func TestCloseFailsWritesWaitingForRoom(t *testing.T) {
+	name := uniqueName(t)
+	s := mustCreate(t, name, &mailslot.Config{Quota: 16 << 10})
+	w := mustOpen(t, name)
+	fill(t, w, make([]byte, 1000))
+	w.SetWriteTimeout(time.Minute)
+	done := make(chan error, 1)
+	go func() { _, err := w.Write(make([]byte, 1000)); done <- err }()
+	time.Sleep(50 * time.Millisecond)
+	s.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, mailslot.ErrNotFound) {
+			t.Fatalf("write waiting when the slot closed: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a write waiting for room outlived its slot's Close")
+	}
+}
