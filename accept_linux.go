@@ -164,7 +164,7 @@ func (s *Slot) handshake(fd int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || len(s.peers) >= maxPeers {
-		s.refuseLocked(fd)
+		s.refuse(fd)
 		return false
 	}
 	p := &peer{fd: fd, pid: int(cred.Pid), uid: int(cred.Uid), gid: int(cred.Gid)}
@@ -183,17 +183,11 @@ func (s *Slot) handshake(fd int) bool {
 	return true
 }
 
-// refuse tells a client it is not admitted, and hangs up.
+// refuse tells a client it is not admitted, and hangs up. The record is
+// the same for everyone (the slot's name only), made once at Create, so a
+// refusal takes no lock.
 func (s *Slot) refuse(fd int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refuseLocked(fd)
-}
-
-func (s *Slot) refuseLocked(fd int) {
-	h := ctlmsg.Hello{Name: s.name.String()}
-	s.hello = h.Append(s.hello[:0])
-	unix.Sendto(fd, s.hello, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, nil)
+	unix.Sendto(fd, s.denied, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, nil)
 	unix.Close(fd)
 }
 

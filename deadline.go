@@ -2,20 +2,9 @@ package mailslot
 
 import "time"
 
-// Deadlines are kept in atomic.Int64 fields as UnixNano, 0 meaning none, so
-// that readers and writers can load them without a lock. Shared by every
-// backend.
-
-// deadlineNanos encodes t; the zero time clears the deadline.
-func deadlineNanos(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	if v := t.UnixNano(); v != 0 {
-		return v
-	}
-	return 1 // the Unix epoch itself must not read as "none"
-}
+// Deadlines are kept in atomic.Int64 fields as UnixNano, 0 meaning none
+// (deadlineNanos, writer.go), so that readers and writers can load them
+// without a lock. Shared by every backend.
 
 // readWait is how long a read that started at start with the read timeout
 // timeout (negative: WaitForever) may still wait, given the deadline dl in

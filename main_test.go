@@ -7,9 +7,11 @@ import (
 	"testing"
 
 	"github.com/mailslot/mailslot"
+	"github.com/mailslot/mailslot/internal/slotbench"
 )
 
 func TestMain(m *testing.M) {
+	slotbench.AttackerMain() // the attacker of BenchmarkAttack, as uid 65534
 	if mode := os.Getenv(helperEnv); mode != "" {
 		// The test binary doubles as a hostile (or other-user) process.
 		os.Exit(runHelper(mode, os.Args[1:]))

@@ -26,6 +26,7 @@ type peer struct {
 	decode        func(b []byte) (payload []byte, from Sender, ok bool)
 	onClose       func()
 	want          int // records to ask for per receive call (adapts)
+	class         int // size class of its last record (0: none yet)
 }
 
 // rxBatchMax is the most records one receive call takes.
@@ -43,11 +44,12 @@ const sourceBufSize = 128 << 10
 // rxBatch is the scratch of one receive call. It is pooled, so an idle slot
 // holds none.
 type rxBatch struct {
-	msgs [rxBatchMax]*msgq.Msg
-	oobs [rxBatchMax][64]byte
-	res  [rxBatchMax]rxResult
-	hdrs [rxBatchMax]unix.Mmsghdr
-	iovs [rxBatchMax]unix.Iovec
+	msgs  [rxBatchMax]*msgq.Msg // full-size receive buffers
+	small [rxBatchMax]*msgq.Msg // per record, a buffer of the size class the peer sent last
+	oobs  [rxBatchMax][64]byte
+	res   [rxBatchMax]rxResult
+	hdrs  [rxBatchMax]unix.Mmsghdr
+	iovs  [rxBatchMax][2]unix.Iovec
 }
 
 type rxResult struct{ n, oobn, flags int }
@@ -55,15 +57,22 @@ type rxResult struct{ n, oobn, flags int }
 var rxPool = sync.Pool{New: func() any { return new(rxBatch) }}
 
 // recvBatch receives up to want records with one recvmmsg(2) call, without
-// blocking, into b.msgs[:want], and returns how many arrived.
+// blocking, and returns how many arrived. Record i lands in b.small[i] (if
+// set) and continues in b.msgs[i]: a record of the size its writer sent last
+// lands in a buffer of its own size class, and needs no copy.
 func recvBatch(fd int, b *rxBatch, want int) (int, error) {
 	for i := 0; i < want; i++ {
 		h := &b.hdrs[i]
+		iov := b.iovs[i][:0]
+		if sm := b.small[i]; sm != nil {
+			iov = append(iov, unix.Iovec{Base: &sm.Data[0]})
+			iov[len(iov)-1].SetLen(len(sm.Data))
+		}
 		m := b.msgs[i]
-		b.iovs[i].Base = &m.Data[0]
-		b.iovs[i].SetLen(len(m.Data))
-		h.Hdr.Iov = &b.iovs[i]
-		h.Hdr.SetIovlen(1)
+		iov = append(iov, unix.Iovec{Base: &m.Data[0]})
+		iov[len(iov)-1].SetLen(len(m.Data))
+		h.Hdr.Iov = &b.iovs[i][0]
+		h.Hdr.SetIovlen(len(iov))
 		h.Hdr.Control = &b.oobs[i][0]
 		h.Hdr.SetControllen(oobSize)
 		h.Hdr.Flags = 0
@@ -74,7 +83,8 @@ func recvBatch(fd int, b *rxBatch, want int) (int, error) {
 	for i := 0; i < want; i++ {
 		h := &b.hdrs[i]
 		b.res[i] = rxResult{n: int(h.Len), oobn: int(h.Hdr.Controllen), flags: int(h.Hdr.Flags)}
-		b.iovs[i].Base, h.Hdr.Iov, h.Hdr.Control = nil, nil, nil // do not keep buffers alive
+		b.iovs[i] = [2]unix.Iovec{} // do not keep buffers alive
+		h.Hdr.Iov, h.Hdr.Control = nil, nil
 	}
 	if e != 0 {
 		return 0, e
@@ -194,6 +204,13 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) bool {
 				}
 				b.msgs[i] = msgq.Get(bufSize)
 			}
+			if sm := b.small[i]; sm != nil && (p.decode != nil || len(sm.Data) != p.class) {
+				msgq.Put(sm)
+				b.small[i] = nil
+			}
+			if b.small[i] == nil && p.decode == nil && p.class > 0 && p.class < bufSize {
+				b.small[i] = msgq.Get(p.class)
+			}
 		}
 		got, err := recvBatch(p.fd, b, want)
 		eof := false
@@ -204,8 +221,11 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) bool {
 				eof = true // the writer hung up
 				break
 			}
-			if s.take1(p, b.msgs[i], r, ts) {
-				b.msgs[i] = nil // the message kept the buffer
+			switch s.take1(p, b, i, r, ts) {
+			case keptSmall:
+				b.small[i] = nil
+			case keptBig:
+				b.msgs[i] = nil
 			}
 			total++
 		}
@@ -235,37 +255,56 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) bool {
 // tampered with the quota page.
 func (s *Slot) overQuota() bool { return s.q.Bytes()+s.pendCost >= s.set.quota }
 
-// take1 turns one received record into a pending message, or drops it. It
-// reports whether the message kept the receive buffer itself (when the
-// record needs a buffer of the same size); otherwise the record is copied.
-func (s *Slot) take1(p *peer, rx *msgq.Msg, r rxResult, ts int64) (kept bool) {
+// What take1 did with record i's buffers.
+const (
+	keptNone  = iota // copied, or dropped
+	keptSmall        // the message is b.small[i]
+	keptBig          // the message is b.msgs[i]
+)
+
+// take1 turns received record i into a pending message, or drops it. It
+// keeps a receive buffer as the message when the buffer is of the record's
+// size class; otherwise it copies the record.
+func (s *Slot) take1(p *peer, b *rxBatch, i int, r rxResult, ts int64) int {
 	if r.flags&unix.MSG_TRUNC != 0 {
 		s.dropped++
-		return false
+		return keptNone
 	}
-	data := rx.Data[:r.n]
 	var (
 		from Sender
 		m    *msgq.Msg
+		kept = keptNone
 	)
 	if p.decode != nil {
-		payload, f, ok := p.decode(data)
+		payload, f, ok := p.decode(b.msgs[i].Data[:r.n])
 		if !ok || len(payload) > s.set.limit() || !s.page.TryReserve(int64(MessageCost(len(payload))), int64(s.set.quota)) {
 			// Sources are not pre-reserved: what the quota cannot take
 			// is dropped and counted, never blocking the source.
 			s.dropped++
-			return false
+			return keptNone
 		}
 		m, from = msgq.Copy(payload), f
 	} else {
 		if r.n > s.set.limit() {
 			s.dropped++
-			return false
+			return keptNone
 		}
-		if msgq.ClassSize(r.n) == msgq.ClassSize(len(rx.Data)) {
-			m, kept = rx.Shrink(r.n), true
-		} else {
-			m = msgq.Copy(data)
+		class := msgq.ClassSize(r.n)
+		p.class = class
+		small, big := b.small[i], b.msgs[i]
+		switch {
+		case small == nil && class == len(big.Data):
+			m, kept = big.Shrink(r.n), keptBig
+		case small == nil:
+			m = msgq.Copy(big.Data[:r.n])
+		case r.n <= len(small.Data) && class == len(small.Data):
+			m, kept = small.Shrink(r.n), keptSmall
+		case r.n <= len(small.Data):
+			m = msgq.Copy(small.Data[:r.n])
+		default: // split across the two buffers
+			m = msgq.Get(r.n)
+			k := copy(m.Data, small.Data)
+			copy(m.Data[k:], big.Data[:r.n-k])
 		}
 		from = Sender{PID: p.pid, UID: p.uid, GID: p.gid}
 	}

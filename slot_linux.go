@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mailslot/mailslot/internal/ctlmsg"
 	"github.com/mailslot/mailslot/internal/msgq"
 	"github.com/mailslot/mailslot/internal/quota"
 	"golang.org/x/sys/unix"
@@ -36,8 +37,6 @@ type Slot struct {
 	logger   *log.Logger
 	floodGap time.Duration // between flood log lines
 
-	wakeRoom int64 // free bytes at which writers waiting for room are woken
-
 	readTimeout atomic.Int64 // nanoseconds; -1 = forever
 	deadline    atomic.Int64 // UnixNano; 0 = none
 
@@ -51,6 +50,7 @@ type Slot struct {
 	pendCost int
 	wake     chan struct{} // closed and replaced when the deadline changes
 	hello    []byte        // handshake scratch
+	denied   []byte        // the record refused clients get
 
 	// Who waits on the epoll set. Exactly one goroutine at a time is the
 	// "pump": a reader that has nothing to read (so the kernel wakes it
@@ -120,9 +120,7 @@ func Create(name string, cfg *Config) (*Slot, error) {
 		return nil, opErr("create", n.String(), err)
 	}
 	s.drainFn, s.readFn = s.drainUntilStopped, s.drainUntilMessage
-	// Wake waiting writers once an eighth of the quota is free, or room for
-	// the largest message if that is more (never more than the quota).
-	s.wakeRoom = int64(max(set.quota/8, MessageCost(set.limit())))
+	s.denied = (&ctlmsg.Hello{Name: n.String()}).Append(nil)
 	s.readTimeout.Store(int64(set.readTimeout))
 	go s.drainLoop()
 	go s.acceptLoop()
@@ -253,7 +251,7 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 			}
 			wasFull := s.overQuota()
 			s.q.Pop()
-			s.page.Release(int64(MessageCost(len(m.Data))), int64(s.set.quota), s.wakeRoom)
+			s.page.Release(int64(MessageCost(len(m.Data))), int64(s.set.quota))
 			if wasFull {
 				// Records a tampering writer sent past the quota were
 				// left in the kernel; take them in now there is room.

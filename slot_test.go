@@ -315,7 +315,12 @@ func TestConcurrentReadersEachGetOneMessage(t *testing.T) {
 	}
 	seen := make([]string, 0, total)
 	for i := 0; i < total; i++ {
-		seen = append(seen, <-got)
+		select {
+		case m := <-got:
+			seen = append(seen, m)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%d of %d messages after 20 s", i, total)
+		}
 	}
 	s.Close()
 	wg.Wait()

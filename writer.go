@@ -179,3 +179,15 @@ func (w *Writer) Close() error {
 	}
 	return nil
 }
+
+// deadlineNanos encodes a deadline for an atomic: 0 for none, else UnixNano
+// (never 0).
+func deadlineNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	if v := t.UnixNano(); v != 0 {
+		return v
+	}
+	return 1
+}

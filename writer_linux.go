@@ -257,7 +257,7 @@ func (w *localWriter) write(p []byte, deadline time.Time) error {
 		return &fullTimeout{detail: "no room in its quota before the write timeout"}
 	}
 	if err := w.send(p, deadline); err != nil {
-		w.page.Release(cost, w.quota, 0)
+		w.page.Release(cost, w.quota)
 		return err
 	}
 	return nil

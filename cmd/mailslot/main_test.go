@@ -185,7 +185,13 @@ func TestSendForms(t *testing.T) {
 // slot exists.
 func startListener(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
-	cmd := cliCommand(append([]string{"listen"}, args...)...)
+	return startListenerCmd(t, cliCommand(append([]string{"listen"}, args...)...))
+}
+
+// startListenerCmd starts a prepared "mailslot listen" command and waits
+// until the slot exists.
+func startListenerCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
 	out := &lockedBuffer{}
 	cmd.Stdout = out
 	stderr, err := cmd.StderrPipe()
@@ -230,7 +236,7 @@ func TestListenJSONCount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := waitCmd(t, cmd); err != nil {
 		t.Fatalf("listener: %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -269,7 +275,7 @@ func TestListenStopsOnSIGTERM(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
+	if err := waitCmd(t, cmd); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	if got := out.String(); got != "plain text\n\"\\x1b[31mred\"\n" {
@@ -459,19 +465,7 @@ func TestSendOwner(t *testing.T) {
 	name := slotName(t)
 	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", cliPath, "listen", name, "--allow-anyone")
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
-	out := &lockedBuffer{}
-	cmd.Stdout = out
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	if line, err := bufio.NewReader(stderr).ReadString('\n'); err != nil || !strings.HasPrefix(line, "listening on ") {
-		t.Fatalf("listener said %q, %v", line, err)
-	}
+	_, out := startListenerCmd(t, cmd)
 	_, errOut, code := cli("", "send", "--owner", "root", name, "secret")
 	if code != 1 || !strings.Contains(errOut, "access denied") || !strings.Contains(errOut, "uid 65534") {
 		t.Fatalf("send --owner root to a slot of uid 65534: exit %d, %q", code, errOut)
@@ -485,5 +479,20 @@ func TestSendOwner(t *testing.T) {
 	}
 	if got := out.String(); got != "hello\n" {
 		t.Fatalf("the listener printed %q", got)
+	}
+}
+
+// waitCmd waits for a subprocess, failing the test instead of hanging.
+func waitCmd(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("subprocess still running after 30 s")
+		return nil
 	}
 }

@@ -2,13 +2,12 @@
 
 package slotbench
 
-import "time"
+import "errors"
 
-// The attack benchmark floods Linux abstract sockets as another uid
-// (setpriv): there is nothing to attack here, and StartAttacker fails
-// before these are reached. They exist so that the package (and the
-// mailslot command) builds everywhere.
+// AttackerMain does nothing here: the attack benchmark needs Linux.
+func AttackerMain() {}
 
-func attack(mode, prefix string, stop <-chan struct{}) { <-stop }
-
-func cpuTime() time.Duration { return 0 }
+// Attack is not available on this platform.
+func Attack(mode string, size, n, repeat int) (AttackResult, error) {
+	return AttackResult{Mode: mode}, errors.ErrUnsupported
+}

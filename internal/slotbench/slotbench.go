@@ -264,3 +264,26 @@ func rss() (int64, error) {
 	}
 	return 0, fmt.Errorf("no VmRSS in /proc/self/status")
 }
+
+// AttackResult compares an admitted writer's throughput and the reader's CPU
+// use with and without an attack, in one run.
+type AttackResult struct {
+	Mode     string
+	Baseline float64 // msg/s, no attacker
+	Control  float64 // msg/s, the attacker's loop aimed at nothing bound
+	Attacked float64 // msg/s, the attacker aimed at the slots
+	// IdleCPU is the share of one CPU the slot's process spends while the
+	// attacker floods an idle slot (no writer), over one second.
+	IdleCPU float64
+}
+
+// Median returns the median of v.
+func Median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s[len(s)/2]
+}
