@@ -14,6 +14,14 @@
 // Message.Sender for the reader, Writer.Owner (and WithOwner, against names
 // squatted by another user) for writers. Config.Quota bounds the memory a
 // slot holds, and a Write fails only when the quota cannot take its message
-// before the write's own timeout. Other platforms without a backend return
-// ErrNotSupported.
+// before the write's own timeout.
+//
+// On Windows a Slot is a real Win32 mailslot (CreateMailslotW) and a Writer
+// a CreateFile handle, so Go and native programs read and write each other's
+// slots, and remote names go through Windows' redirector. Windows reports no
+// identities (Message.Sender fields are -1; Writer.Owner and WithOwner give
+// ErrNotSupported), and who may write is a security descriptor
+// (Config.AllowAnyone, Config.AllowSIDs).
+//
+// Other platforms without a backend return ErrNotSupported.
 package mailslot
