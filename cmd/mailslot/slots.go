@@ -134,15 +134,46 @@ type jsonMessage struct {
 	Sender jsonSender `json:"sender"`
 }
 
+// jsonSender is a local sender {"pid","uid","gid"} or, for messages the
+// network agent delivered, a remote one {"name","ip","port"}.
 type jsonSender struct {
-	PID int `json:"pid"`
-	UID int `json:"uid"`
-	GID int `json:"gid"`
+	PID  int    `json:"pid"`
+	UID  int    `json:"uid"`
+	GID  int    `json:"gid"`
+	Name string `json:"name,omitempty"`
+	IP   string `json:"ip,omitempty"`
+	Port int    `json:"port,omitempty"`
+}
+
+func newJSONSender(s mailslot.Sender) jsonSender {
+	if !s.Remote {
+		return jsonSender{PID: s.PID, UID: s.UID, GID: s.GID}
+	}
+	j := jsonSender{Name: s.Host, Port: int(s.Addr.Port())}
+	if s.Addr.IsValid() {
+		j.IP = s.Addr.Addr().String()
+	}
+	return j
+}
+
+func (s jsonSender) MarshalJSON() ([]byte, error) {
+	if s.Name != "" || s.IP != "" {
+		return json.Marshal(struct {
+			Name string `json:"name"`
+			IP   string `json:"ip"`
+			Port int    `json:"port"`
+		}{s.Name, s.IP, s.Port})
+	}
+	return json.Marshal(struct {
+		PID int `json:"pid"`
+		UID int `json:"uid"`
+		GID int `json:"gid"`
+	}{s.PID, s.UID, s.GID})
 }
 
 func printJSON(w io.Writer, m mailslot.Message) error {
 	j := jsonMessage{Time: m.Time, Size: len(m.Data), Data: base64.StdEncoding.EncodeToString(m.Data),
-		Sender: jsonSender{m.Sender.PID, m.Sender.UID, m.Sender.GID}}
+		Sender: newJSONSender(m.Sender)}
 	if utf8.Valid(m.Data) {
 		t := string(m.Data)
 		j.Text = &t
