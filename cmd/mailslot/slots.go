@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,10 +15,10 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/mailslot/mailslot"
+	"github.com/mailslot/mailslot/internal/safetext"
 )
 
 // groupList collects --allow-group values (names or numbers).
@@ -87,7 +86,7 @@ func runListen(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	defer slot.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stderr, "listening on %s\n", slot.Name())
+	fmt.Fprintf(stderr, "listening on %s\n", safetext.Quote(slot.Name().String()))
 	for n := 0; *count == 0 || n < *count; n++ {
 		msg, err := slot.ReadMessage(ctx)
 		if err != nil {
@@ -132,21 +131,13 @@ func printJSON(w io.Writer, m mailslot.Message) error {
 		t := string(m.Data)
 		j.Text = &t
 	}
-	b, err := json.Marshal(j)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
+	return writeJSON(w, j, "")
 }
 
 // displayText shows a message on a terminal: plain when it is printable
 // UTF-8, else Go-quoted, so that no message can drive the terminal.
 func displayText(b []byte) string {
-	if utf8.Valid(b) && !strings.ContainsFunc(string(b), func(r rune) bool { return r != '\t' && !unicode.IsPrint(r) }) {
-		return string(b)
-	}
-	return strconv.Quote(string(b))
+	return safetext.Quote(string(b))
 }
 
 func runSend(args []string, _, stderr io.Writer, stdin io.Reader) error {
@@ -235,21 +226,16 @@ func runList(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 		out = append(out, j)
 	}
 	if *asJSON {
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "%s\n", b)
-		return err
+		return writeJSON(stdout, out, "  ")
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tPID\tUID\tMESSAGES")
 	for _, j := range out {
 		if j.Error != "" {
-			fmt.Fprintf(tw, "?\t-\t-\t-\t(%s)\n", j.Error)
+			fmt.Fprintf(tw, "?\t-\t-\t-\t(%s)\n", safetext.Escape(j.Error))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", j.Name, j.PID, j.UID, j.Messages)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", safetext.Quote(j.Name), j.PID, j.UID, j.Messages)
 	}
 	return tw.Flush()
 }
