@@ -1,11 +1,10 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mailslot/mailslot"
 )
@@ -31,89 +30,63 @@ func checkNoRaw(t *testing.T, what, out string) {
 
 func TestListEscapesNames(t *testing.T) {
 	name := evilName(t)
-	s, err := mailslot.Create(name, nil)
-	if err != nil {
+	if s, err := mailslot.Create(name, nil); err == nil {
+		t.Cleanup(func() { s.Close() })
+	} else {
 		t.Fatal(err)
 	}
-	defer s.Close()
-	out, errOut, code := cli("", "ls")
-	if code != 0 {
-		t.Fatalf("exit %d %s", code, errOut)
+	for _, args := range [][]string{{"ls"}, {"ls", "--json"}} {
+		out, errOut, code := cli("", args...)
+		if code != 0 {
+			t.Fatalf("%q: exit %d %s", args, code, errOut)
+		}
+		checkNoRaw(t, strings.Join(args, " "), out)
+		if len(args) == 1 && !strings.Contains(out, `\u009b31m\u202eexe.txt`) {
+			t.Errorf("ls does not show the name escaped: %q", out)
+		}
+		var slots []jsonSlot
+		if len(args) == 2 && (json.Unmarshal([]byte(out), &slots) != nil || !hasSlot(slots, name)) {
+			t.Errorf("ls --json lost the name: %s", out)
+		}
 	}
-	checkNoRaw(t, "ls", out)
-	if !strings.Contains(out, `\u009b31m\u202eexe.txt`) {
-		t.Errorf("ls does not show the name escaped: %q", out)
-	}
-	out, errOut, code = cli("", "ls", "--json")
-	if code != 0 {
-		t.Fatalf("exit %d %s", code, errOut)
-	}
-	checkNoRaw(t, "ls --json", out)
-	var slots []jsonSlot
-	if err := json.Unmarshal([]byte(out), &slots); err != nil {
-		t.Fatal(err)
-	}
-	found := false
+}
+
+func hasSlot(slots []jsonSlot, name string) bool {
 	for _, sl := range slots {
-		found = found || sl.Name == name
+		if sl.Name == name {
+			return true
+		}
 	}
-	if !found {
-		t.Errorf("ls --json lost the name: %s", out)
-	}
+	return false
 }
 
 func TestListenEscapesNamesAndText(t *testing.T) {
-	name := evilName(t)
-	cmd := cliCommand("listen", name, "--count", "1")
-	out := &lockedBuffer{}
-	cmd.Stdout = out
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
+	// The banner and the timeout error both name the slot.
+	_, errOut, code := cli("", "listen", evilName(t), "--timeout", "50ms")
+	if code != 1 || !strings.Contains(errOut, "listening on") || !strings.Contains(errOut, "timeout") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(stderr).ReadString('\n')
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkNoRaw(t, "listen's banner", line)
-	sendWithin(t, name, "text"+csi+"2J"+rlo)
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	checkNoRaw(t, "listen", out.String())
+	checkNoRaw(t, "listen's banner and error", errOut)
 
-	name = evilName(t)
-	cmd, out = startListener(t, name, "--json", "--count", "1")
 	msg := "text" + csi + "2J" + rlo
-	sendWithin(t, name, msg)
-	if err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
-	checkNoRaw(t, "listen --json", out.String())
-	var m jsonMessage
-	if err := json.Unmarshal([]byte(out.String()), &m); err != nil || m.Text == nil || *m.Text != msg {
-		t.Fatalf("listen --json: %v %s", err, out.String())
-	}
-}
-
-// sendWithin sends once the listener's slot exists (it is created before
-// the banner, but the banner may come first when the name is escaped).
-func sendWithin(t *testing.T, name, msg string) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := mailslot.Send(name, []byte(msg))
-		if err == nil {
-			return
+	for _, asJSON := range []bool{false, true} {
+		name := evilName(t)
+		args := []string{name, "--count", "1"}
+		if asJSON {
+			args = append(args, "--json")
 		}
-		if time.Now().After(deadline) {
+		cmd, out := startListener(t, args...)
+		if err := mailslot.Send(name, []byte(msg)); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(10 * time.Millisecond)
+		if err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+		checkNoRaw(t, fmt.Sprintf("listen (json %v)", asJSON), out.String())
+		var m jsonMessage
+		if asJSON && (json.Unmarshal([]byte(out.String()), &m) != nil || m.Text == nil || *m.Text != msg) {
+			t.Fatalf("listen --json: %s", out.String())
+		}
 	}
 }
 
