@@ -170,8 +170,10 @@ func Decode(b []byte, port int) (*Result, error) {
 		r, err := decodeDatagram(b)
 		var derr *Error
 		if errors.As(err, &derr) && derr.Layer == layerDatagram {
-			if r2, err2 := decodeNBNS(b); err2 == nil {
-				return r2, nil
+			// A name service packet, perhaps with trailing bytes
+			// (reported in err2), is the better guess.
+			if r2, err2 := decodeNBNS(b); r2.Names != nil {
+				return r2, err2
 			}
 		}
 		return r, err

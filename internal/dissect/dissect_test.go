@@ -63,8 +63,14 @@ func FuzzDecode(f *testing.F) {
 // packet itself.
 func TestNameServiceTrailingBytes(t *testing.T) {
 	q, _ := nbns.NodeStatusRequest(7, netbios.Wildcard).Append(nil)
-	for _, port := range []int{137, 0} {
-		r, err := Decode(append(q, "junk"...), port)
+	// An ID of 0x11xx makes the packet start like a datagram (type 0x11).
+	q11, _ := nbns.NodeStatusRequest(0x1100, netbios.Wildcard).Append(nil)
+	for _, tc := range []struct {
+		b    []byte
+		port int
+	}{{q, 137}, {q, 0}, {q11, 0}} {
+		port := tc.port
+		r, err := Decode(append(tc.b, "junk"...), port)
 		var de *Error
 		if !errors.As(err, &de) || de.Layer != "NetBIOS name service" || !strings.Contains(err.Error(), "4 bytes of trailing data") {
 			t.Fatalf("port %d: %v", port, err)
