@@ -139,14 +139,6 @@ func TestListWithDecoysIsBoundedAndVerified(t *testing.T) {
 	}
 }
 
-func mustParse(t *testing.T, s string) mailslot.Name {
-	n, err := mailslot.ParseName(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // syncBuffer is a log destination safe for concurrent use.
 type syncBuffer struct {
 	mu sync.Mutex

@@ -16,10 +16,10 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/mailslot/mailslot"
+	"github.com/mailslot/mailslot/internal/safetext"
 )
 
 // groupList collects --allow-group values (names or numbers).
@@ -102,7 +102,7 @@ func runListen(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	defer slot.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stderr, "listening on %s\n", slot.Name())
+	fmt.Fprintf(stderr, "listening on %s\n", safetext.Quote(slot.Name().String()))
 	for n := 0; *count == 0 || n < *count; n++ {
 		msg, err := slot.ReadMessage(ctx)
 		if err != nil {
@@ -178,21 +178,13 @@ func printJSON(w io.Writer, m mailslot.Message) error {
 		t := string(m.Data)
 		j.Text = &t
 	}
-	b, err := json.Marshal(j)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
+	return writeJSON(w, j, "")
 }
 
 // displayText shows a message on a terminal: plain when it is printable
 // UTF-8, else Go-quoted, so that no message can drive the terminal.
 func displayText(b []byte) string {
-	if utf8.Valid(b) && !strings.ContainsFunc(string(b), func(r rune) bool { return r != '\t' && !unicode.IsPrint(r) }) {
-		return string(b)
-	}
-	return strconv.Quote(string(b))
+	return safetext.Quote(string(b))
 }
 
 func runSend(args []string, _, stderr io.Writer, stdin io.Reader) error {
@@ -298,17 +290,12 @@ func runList(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 		out = append(out, j)
 	}
 	if *asJSON {
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "%s\n", b)
-		return err
+		return writeJSON(stdout, out, "  ")
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tPID\tUID\tMESSAGES")
 	for _, j := range out {
-		name, pid, uid, msgs := j.Name, "-", "-", "-"
+		name, pid, uid, msgs := safetext.Quote(j.Name), "-", "-", "-"
 		if j.PID >= 0 {
 			pid, uid = strconv.Itoa(j.PID), strconv.Itoa(j.UID)
 		}
@@ -316,7 +303,7 @@ func runList(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 			msgs = strconv.Itoa(*j.Messages)
 		}
 		if j.Error != "" {
-			name = "? (" + j.Error + ")"
+			name = "? (" + safetext.Escape(j.Error) + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, pid, uid, msgs)
 	}
