@@ -61,9 +61,11 @@ func listen(addr string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "mailslot-listener"), nil
 }
 
-// listenBacklog is the kernel's queue of connections not yet accepted (the
-// kernel caps it at net.core.somaxconn).
-const listenBacklog = 4096
+// listenBacklog is the kernel's queue of connections not yet accepted. It
+// is short on purpose: during a flood of refused connections the accept loop
+// takes denyRate per second, so an admitted Open waits at most about
+// listenBacklog/denyRate (130 ms) behind the flood once it is queued.
+const listenBacklog = 256
 
 // denyLimiter is the token bucket on refusals, and the flood log.
 type denyLimiter struct {

@@ -139,14 +139,6 @@ func TestListWithDecoysIsBoundedAndVerified(t *testing.T) {
 	}
 }
 
-func mustParse(t *testing.T, s string) mailslot.Name {
-	n, err := mailslot.ParseName(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
 // syncBuffer is a log destination safe for concurrent use.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -178,6 +170,7 @@ func TestDeniedConnectFloodIsBoundedAndLogged(t *testing.T) {
 	stdin, _ := startHelper(t, cmd)
 	start := time.Now()
 	buf := make([]byte, 64)
+	// (start also times the flood for the log check below.)
 	for i := 0; time.Since(start) < 2*time.Second; i++ {
 		msg := fmt.Sprint(i)
 		mustWrite(t, w, msg)
@@ -187,25 +180,33 @@ func TestDeniedConnectFloodIsBoundedAndLogged(t *testing.T) {
 		}
 	}
 	// A new writer still gets in during the flood.
-	w2, err := mailslot.Open(name, mailslot.WithTimeout(20*time.Second))
-	if err != nil {
-		t.Fatalf("open during the flood: %v", err)
+	for i := 0; i < 5; i++ {
+		start := time.Now()
+		w2, err := mailslot.Open(name, mailslot.WithTimeout(20*time.Second))
+		if err != nil {
+			t.Fatalf("open during the flood: %v", err)
+		}
+		t.Logf("an Open during the flood took %v", time.Since(start)) // about listenBacklog/denyRate
+		w2.Close()
 	}
-	w2.Close()
 	stdin.Close()
 	within(t, 30*time.Second, "the flooder", func() { cmd.Wait() })
+	flood := time.Since(start)
 	lines := strings.Count(logs.String(), "\n")
-	t.Logf("log after 2 s of flood:\n%s", logs.String())
-	if lines == 0 || lines > 10 {
-		t.Fatalf("%d log lines for a 2 s flood (want a few)", lines)
+	t.Logf("log after %v of flood:\n%s", flood, logs.String())
+	if max := int(flood/(500*time.Millisecond)) + 2; lines == 0 || lines > max {
+		t.Fatalf("%d log lines for a %v flood (want at most one per 500 ms)", lines, flood)
 	}
 }
 
 func TestSupplementaryGroupWriterThatExitsIsNotLost(t *testing.T) {
-	// Finding 4: writers admitted by a supplementary group open the slot,
-	// the slot fills up, they write (their writes return once there is
-	// room) and exit at once. Admission was decided at connect, from the
-	// kernel, so nothing is lost however soon they exit.
+	// Finding 4: writers admitted by a supplementary group write while the
+	// reader is busy (its queue nearly full, so nothing is read at once),
+	// their writes return, and they exit at once, long before the reader
+	// gets to their messages. Admission was decided at connect, from the
+	// kernel, so nothing is lost however soon they exit. (The first design
+	// decided when it received the message, from /proc/<pid>/status of a
+	// process that no longer existed, and dropped them.)
 	name := uniqueName(t)
 	s := mustCreate(t, name, &mailslot.Config{AllowGroups: []int{4242}, Quota: 16 << 10})
 	const writers = 8
@@ -217,15 +218,16 @@ func TestSupplementaryGroupWriterThatExitsIsNotLost(t *testing.T) {
 		cmds, stdins = append(cmds, cmd), append(stdins, stdin)
 	}
 	filled := fill(t, mustOpen(t, name), make([]byte, 1000))
-	for _, in := range stdins {
-		in.Close() // write now, and exit
-	}
-	time.Sleep(300 * time.Millisecond)
 	buf := make([]byte, 1000)
-	for i := 0; i < filled; i++ {
+	const freed = 11 // room for the members' messages, and for a few more
+	for i := 0; i < freed; i++ {
 		if _, err := s.Read(buf); err != nil {
 			t.Fatal(err)
 		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	for _, in := range stdins {
+		in.Close() // write now, and exit
 	}
 	for i, c := range cmds {
 		within(t, 60*time.Second, "a group writer", func() {
@@ -234,10 +236,11 @@ func TestSupplementaryGroupWriterThatExitsIsNotLost(t *testing.T) {
 			}
 		})
 	}
-	denied := asNobody(t, "--groups=4343", "send", name, "outsider")
-	denied.Stdin = strings.NewReader("")
-	if out, err := denied.CombinedOutput(); err == nil || !strings.Contains(string(out), "access denied") {
-		t.Errorf("a non-member: %v %s", err, out)
+	time.Sleep(100 * time.Millisecond) // they are gone; now read
+	for i := 0; i < filled-freed; i++ {
+		if _, err := s.Read(buf); err != nil {
+			t.Fatal(err)
+		}
 	}
 	got := map[string]bool{}
 	for i := 0; i < writers; i++ {
@@ -252,6 +255,11 @@ func TestSupplementaryGroupWriterThatExitsIsNotLost(t *testing.T) {
 	}
 	if len(got) != writers {
 		t.Fatalf("got %v", got)
+	}
+	denied := asNobody(t, "--groups=4343", "send", name, "outsider")
+	denied.Stdin = strings.NewReader("")
+	if out, err := denied.CombinedOutput(); err == nil || !strings.Contains(string(out), "access denied") {
+		t.Errorf("a non-member: %v %s", err, out)
 	}
 	if info := mustInfo(t, s); info.MessageCount != 0 {
 		t.Fatalf("%d extra messages", info.MessageCount)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"runtime"
 	"sort"
 	"sync"
 	"testing"
@@ -219,7 +220,8 @@ func TestFullSlotFailsWritersWithinBound(t *testing.T) {
 		t.Fatalf("after %d messages: %v", accepted, err)
 	}
 	// Bounded by the quota exactly: nothing waits uncounted in the kernel.
-	if want := quota / mailslot.MessageCost(len(msg)); accepted != want {
+	// (MessageCost is how the Linux backend charges; Windows has its own.)
+	if want := quota / mailslot.MessageCost(len(msg)); runtime.GOOS == "linux" && accepted != want {
 		t.Fatalf("accepted %d messages, the quota takes %d", accepted, want)
 	}
 	// Every accepted message is delivered: none is lost.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/mailslot/mailslot/internal/safetext"
 	"github.com/mailslot/mailslot/internal/slotbench"
 )
 
@@ -62,7 +63,7 @@ func run(args []string, stdout, stderr io.Writer, stdin io.Reader) int {
 		case err == nil, errors.Is(err, flag.ErrHelp):
 			return 0
 		case errors.As(err, &ue):
-			fmt.Fprintf(stderr, "mailslot %s: %v\nusage: mailslot %s %s\n", c.name, ue.err, c.name, c.args)
+			fmt.Fprintf(stderr, "mailslot %s: %s\nusage: mailslot %s %s\n", c.name, safetext.Escape(ue.err.Error()), c.name, c.args)
 			return 2
 		default:
 			fmt.Fprintln(stderr, oneLine(err))
@@ -83,12 +84,14 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "variable MAILSLOT_NAMESPACE selects an isolated namespace.")
 }
 
+// oneLine formats err for the terminal: one line, prefixed, and escaped,
+// since errors name mailslots that other users chose.
 func oneLine(err error) string {
 	s := err.Error()
 	if !strings.HasPrefix(s, "mailslot") {
 		s = "mailslot: " + s
 	}
-	return strings.ReplaceAll(s, "\n", " ")
+	return safetext.Escape(strings.ReplaceAll(s, "\n", " "))
 }
 
 // newFlags returns a FlagSet whose usage names the command.

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -494,5 +495,24 @@ func waitCmd(t *testing.T, cmd *exec.Cmd) error {
 		cmd.Process.Kill()
 		t.Fatal("subprocess still running after 30 s")
 		return nil
+	}
+}
+
+func TestListenJSONSenderShapes(t *testing.T) {
+	for _, tc := range []struct {
+		from mailslot.Sender
+		want string
+	}{
+		{mailslot.Sender{PID: 7, UID: 1000, GID: 100}, `"sender":{"pid":7,"uid":1000,"gid":100}`},
+		{mailslot.Sender{PID: -1, UID: -1, GID: -1, Remote: true, Host: "ALPHA", Addr: netip.MustParseAddrPort("192.0.2.11:138")},
+			`"sender":{"name":"ALPHA","ip":"192.0.2.11","port":138}`},
+	} {
+		var b bytes.Buffer
+		if err := printJSON(&b, mailslot.Message{Data: []byte("x"), Sender: tc.from}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("%+v printed %s, want %s", tc.from, b.String(), tc.want)
+		}
 	}
 }

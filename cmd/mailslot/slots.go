@@ -16,10 +16,10 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/mailslot/mailslot"
+	"github.com/mailslot/mailslot/internal/safetext"
 )
 
 // groupList collects --allow-group values (names or numbers).
@@ -110,7 +110,7 @@ func runListen(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	defer slot.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stderr, "listening on %s\n", slot.Name())
+	fmt.Fprintf(stderr, "listening on %s\n", safetext.Quote(slot.Name().String()))
 	for n := 0; *count == 0 || n < *count; n++ {
 		msg, err := slot.ReadMessage(ctx)
 		if err != nil {
@@ -142,34 +142,57 @@ type jsonMessage struct {
 	Sender jsonSender `json:"sender"`
 }
 
+// jsonSender is a local sender {"pid","uid","gid"} or, for messages the
+// network agent delivered, a remote one {"name","ip","port"}.
 type jsonSender struct {
-	PID int `json:"pid"`
-	UID int `json:"uid"`
-	GID int `json:"gid"`
+	PID  int    `json:"pid"`
+	UID  int    `json:"uid"`
+	GID  int    `json:"gid"`
+	Name string `json:"name,omitempty"`
+	IP   string `json:"ip,omitempty"`
+	Port int    `json:"port,omitempty"`
+}
+
+func newJSONSender(s mailslot.Sender) jsonSender {
+	if !s.Remote {
+		return jsonSender{PID: s.PID, UID: s.UID, GID: s.GID}
+	}
+	j := jsonSender{Name: s.Host, Port: int(s.Addr.Port())}
+	if s.Addr.IsValid() {
+		j.IP = s.Addr.Addr().String()
+	}
+	return j
+}
+
+func (s jsonSender) MarshalJSON() ([]byte, error) {
+	if s.Name != "" || s.IP != "" {
+		return json.Marshal(struct {
+			Name string `json:"name"`
+			IP   string `json:"ip"`
+			Port int    `json:"port"`
+		}{s.Name, s.IP, s.Port})
+	}
+	return json.Marshal(struct {
+		PID int `json:"pid"`
+		UID int `json:"uid"`
+		GID int `json:"gid"`
+	}{s.PID, s.UID, s.GID})
 }
 
 func printJSON(w io.Writer, m mailslot.Message) error {
 	j := jsonMessage{Time: m.Time, Size: len(m.Data), Data: base64.StdEncoding.EncodeToString(m.Data),
-		Sender: jsonSender{m.Sender.PID, m.Sender.UID, m.Sender.GID}}
+		Sender: newJSONSender(m.Sender)}
 	if utf8.Valid(m.Data) {
 		t := string(m.Data)
 		j.Text = &t
 	}
-	b, err := json.Marshal(j)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
+	return writeJSON(w, j, "")
 }
 
 // displayText shows a message on a terminal: plain when it is printable
 // UTF-8, else Go-quoted, so that no message can drive the terminal.
 func displayText(b []byte) string {
-	if utf8.Valid(b) && !strings.ContainsFunc(string(b), func(r rune) bool { return r != '\t' && !unicode.IsPrint(r) }) {
-		return string(b)
-	}
-	return strconv.Quote(string(b))
+	return safetext.Quote(string(b))
 }
 
 func runSend(args []string, _, stderr io.Writer, stdin io.Reader) error {
@@ -275,17 +298,12 @@ func runList(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 		out = append(out, j)
 	}
 	if *asJSON {
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "%s\n", b)
-		return err
+		return writeJSON(stdout, out, "  ")
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tPID\tUID\tMESSAGES")
 	for _, j := range out {
-		name, pid, uid, msgs := j.Name, "-", "-", "-"
+		name, pid, uid, msgs := safetext.Quote(j.Name), "-", "-", "-"
 		if j.PID >= 0 {
 			pid, uid = strconv.Itoa(j.PID), strconv.Itoa(j.UID)
 		}
@@ -293,7 +311,7 @@ func runList(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 			msgs = strconv.Itoa(*j.Messages)
 		}
 		if j.Error != "" {
-			name = "? (" + j.Error + ")"
+			name = "? (" + safetext.Escape(j.Error) + ")"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, pid, uid, msgs)
 	}
