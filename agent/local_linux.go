@@ -132,6 +132,10 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 		return
 	}
 	a.log.Debug("slot registered for remote messages", "path", f.Path, "uid", cl.cred.Uid, "networks", f.Networks)
+	rc, err := cl.c.SyscallConn()
+	if err != nil {
+		return
+	}
 	hup := make(chan struct{})
 	go func() {
 		// The slot never writes again: a read returns when it hangs up.
@@ -142,23 +146,43 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 			}
 		}
 	}()
-	out := agentproto.Frame{Op: agentproto.OpDeliver}
-	wb := make([]byte, 0, agentproto.MaxFrame)
+	// Deliveries are written in batches: whatever queued while the last
+	// batch was written goes out with one sendmmsg.
+	var (
+		bt     = newSeqBatch(1)
+		out    = agentproto.Frame{Op: agentproto.OpDeliver}
+		scr    = make([]byte, 0, ioBatch*agentproto.MaxFrame/4)
+		frames [][]byte
+	)
+	add := func(d Delivery) {
+		copy(out.FromName[:], padName(d.Source))
+		out.From, out.Data = d.Addr, d.Data
+		if !out.From.Addr().Is4() {
+			out.From = netip.AddrPortFrom(netip.IPv4Unspecified(), d.Addr.Port())
+		}
+		start := len(scr)
+		var err error
+		if scr, err = out.Append(scr); err == nil {
+			frames = append(frames, scr[start:len(scr):len(scr)])
+		}
+	}
 	for {
 		select {
 		case <-hup:
 			return
 		case d := <-sub.C:
-			copy(out.FromName[:], padName(d.Source))
-			out.From, out.Data = d.Addr, d.Data
-			if !out.From.Addr().Is4() {
-				out.From = netip.AddrPortFrom(netip.IPv4Unspecified(), d.Addr.Port())
+			scr, frames = scr[:0], frames[:0]
+			add(d)
+		more:
+			for len(frames) < ioBatch {
+				select {
+				case d := <-sub.C:
+					add(d)
+				default:
+					break more
+				}
 			}
-			b, err := out.Append(wb[:0])
-			if err != nil {
-				continue
-			}
-			if _, err := cl.c.Write(b); err != nil {
+			if err := bt.send(rc, frames); err != nil {
 				return
 			}
 		}
@@ -194,29 +218,56 @@ func (a *Agent) serveWriter(ctx context.Context, cl *client, f *agentproto.Frame
 		return
 	}
 	a.reply(cl, nil, t.MaxPayload())
+	rc, err := cl.c.SyscallConn()
+	if err != nil {
+		return
+	}
+	bt := newSeqBatch(agentproto.MaxFrame)
+	var msgs [][]byte
 	for {
-		if d := a.out.delay(cl.cred.Uid); d > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(d):
+		n, err := bt.recv(rc)
+		if err != nil {
+			return
+		}
+		msgs = msgs[:0]
+		for i := 0; i < n; i++ {
+			if bt.lens[i] == 0 {
+				a.flush(t, msgs)
+				return // hung up
 			}
+			w, err := agentproto.Decode(bt.bufs[i][:bt.lens[i]])
+			if err != nil || w.Op != agentproto.OpWrite {
+				a.flush(t, msgs)
+				return
+			}
+			if len(w.Data) > t.MaxPayload() {
+				a.M.Oversize.Add(1)
+				continue
+			}
+			if d := a.out.delay(cl.cred.Uid); d > 0 {
+				// Over the user's rate: send what is due, then wait. The
+				// socket fills meanwhile and the writer's own timeout applies.
+				a.flush(t, msgs)
+				msgs = msgs[:0]
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+			msgs = append(msgs, w.Data)
 		}
-		n, err := cl.c.Read(buf)
-		if err != nil || n == 0 {
-			return
-		}
-		w, err := agentproto.Decode(buf[:n])
-		if err != nil || w.Op != agentproto.OpWrite {
-			return
-		}
-		if len(w.Data) > t.MaxPayload() {
-			a.M.Oversize.Add(1)
-			continue
-		}
-		if err := a.Write(t, w.Data); err != nil {
-			a.drops.note("send failed", netip.Addr{})
-		}
+		a.flush(t, msgs)
+	}
+}
+
+// flush sends a batch of messages from one writer.
+func (a *Agent) flush(t *Target, msgs [][]byte) {
+	if len(msgs) == 0 {
+		return
+	}
+	if err := a.dgram.sendBatch(&t.t, t.path, msgs); err != nil {
+		a.drops.note("send failed", netip.Addr{})
 	}
 }
 

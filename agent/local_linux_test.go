@@ -1,0 +1,136 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/mailslot/mailslot/agent/transport/memnet"
+	"github.com/mailslot/mailslot/internal/agentproto"
+	"github.com/mailslot/mailslot/winerr"
+	"golang.org/x/sys/unix"
+)
+
+// TestLocalProtocol drives the agent socket as the root package's hooks
+// do: a slot registers, a writer opens a remote target and writes, and the
+// tools query. Real sockets, so no synctest; waits are generous.
+func TestLocalProtocol(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test needs root: clients check that the agent socket belongs to uid 0")
+	}
+	nw := memnet.New(3)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	start := func(name string, x byte, ns string) *Agent {
+		h := nw.Host(name)
+		h.AddInterface("lan", netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, x}), 24))
+		a, err := New(Config{Name: name, Workgroup: "TESTGRP", Transport: h, Namespace: ns, DisableDNS: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go a.Run(ctx)
+		return a
+	}
+	nsA := fmt.Sprintf("agtest-a-%d", os.Getpid())
+	nsB := fmt.Sprintf("agtest-b-%d", os.Getpid())
+	start("ALPHA", 11, nsA)
+	start("BRAVO", 12, nsB)
+	time.Sleep(1500 * time.Millisecond) // registration
+
+	buf := make([]byte, agentproto.MaxFrame)
+	// A slot on BRAVO registers for app\x.
+	slot, err := agentproto.Dial(ctx, nsB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slot.Close()
+	f, err := agentproto.Roundtrip(slot, &agentproto.Frame{Op: agentproto.OpRegister, Path: `App\X`}, buf)
+	if err != nil || f.Op != agentproto.OpResult || f.Code != 0 {
+		t.Fatalf("register: %+v %v", f, err)
+	}
+	// A writer on ALPHA opens \\BRAVO\mailslot\app\x.
+	w, err := agentproto.Dial(ctx, nsA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	f, err = agentproto.Roundtrip(w, &agentproto.Frame{Op: agentproto.OpOpen, Host: "bravo", Path: `app\x`, Timeout: 2000}, buf)
+	if err != nil || f.Code != 0 || f.MaxPayload == 0 {
+		t.Fatalf("open: %+v %v", f, err)
+	}
+	msg, _ := (&agentproto.Frame{Op: agentproto.OpWrite, Data: []byte("over the wire")}).Append(nil)
+	if _, err := w.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	slot.SetReadDeadline(time.Now().Add(20 * time.Second))
+	n, err := slot.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := agentproto.Decode(buf[:n])
+	if err != nil || d.Op != agentproto.OpDeliver || string(d.Data) != "over the wire" ||
+		string(d.FromName[:5]) != "ALPHA" || d.From != netip.MustParseAddrPort("192.0.2.11:138") {
+		t.Fatalf("delivery: %+v %v", d, err)
+	}
+
+	// An unknown host fails the open with ERROR_BAD_NETPATH naming it.
+	w2, err := agentproto.Dial(ctx, nsA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	f, err = agentproto.Roundtrip(w2, &agentproto.Frame{Op: agentproto.OpOpen, Host: "NOWHERE", Path: "x", Timeout: 1000}, buf)
+	if err != nil || f.Code != uint32(winerr.ERROR_BAD_NETPATH) || !contains(f.Message, "NOWHERE") {
+		t.Fatalf("open of an unknown host: %+v %v", f, err)
+	}
+
+	// The names query.
+	q, err := agentproto.Dial(ctx, nsB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	f, err = agentproto.Roundtrip(q, &agentproto.Frame{Op: agentproto.OpQuery, Kind: agentproto.QueryNames}, buf)
+	var tab agentproto.NameTable
+	if err != nil || f.Op != agentproto.OpJSON || json.Unmarshal(f.Data, &tab) != nil || tab.Name != "BRAVO" || tab.Names[0].State != "active" {
+		t.Fatalf("names: %+v %v %+v", f, err, tab)
+	}
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+func TestSendPolicy(t *testing.T) {
+	a := &Agent{cfg: Config{AllowUsers: []int{1000}, AllowGroups: []int{2000}}}
+	for _, c := range []struct {
+		cred unix.Ucred
+		ok   bool
+	}{
+		{unix.Ucred{Uid: 0, Gid: 0}, true},
+		{unix.Ucred{Uid: 1000, Gid: 1000}, true},
+		{unix.Ucred{Uid: 1001, Gid: 2000}, true},
+		{unix.Ucred{Uid: 1001, Gid: 1001, Pid: int32(os.Getpid())}, false},
+	} {
+		err := a.allowed(&c.cred)
+		if (err == nil) != c.ok {
+			t.Errorf("uid %d gid %d: err = %v", c.cred.Uid, c.cred.Gid, err)
+		}
+		if err != nil && err.(*Error).Code != winerr.ERROR_ACCESS_DENIED {
+			t.Errorf("code %v", err.(*Error).Code)
+		}
+	}
+	open := &Agent{}
+	if err := open.allowed(&unix.Ucred{Uid: 4242}); err != nil {
+		t.Errorf("default policy refused a user: %v", err)
+	}
+}
