@@ -134,3 +134,57 @@ func TestSendPolicy(t *testing.T) {
 		t.Errorf("default policy refused a user: %v", err)
 	}
 }
+
+// TestSendRateLimitIsBackPressure checks that a user over the outbound rate
+// is slowed down, not dropped: every message arrives, and not sooner than
+// the rate allows (a lower bound, which load cannot break).
+func TestSendRateLimitIsBackPressure(t *testing.T) {
+	nw := memnet.New(4)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mk := func(name string, x byte, ns string, cfg Config) *Agent {
+		h := nw.Host(name)
+		h.AddInterface("lan", netip.PrefixFrom(netip.AddrFrom4([4]byte{192, 0, 2, x}), 24))
+		cfg.Name, cfg.Workgroup, cfg.Transport, cfg.Namespace, cfg.DisableDNS = name, "TESTGRP", h, ns, true
+		a, err := New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go a.Run(ctx)
+		return a
+	}
+	mk("ALPHA", 11, fmt.Sprintf("agrate-%d", os.Getpid()), Config{RateOut: 100, BurstOut: 10})
+	b := mk("BRAVO", 12, "", Config{NoLocalSocket: true})
+	sub, _ := b.Router().Subscribe("r", nil)
+	time.Sleep(1500 * time.Millisecond)
+	w, err := agentproto.Dial(ctx, fmt.Sprintf("agrate-%d", os.Getpid()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	buf := make([]byte, agentproto.MaxFrame)
+	if f, err := agentproto.Roundtrip(w, &agentproto.Frame{Op: agentproto.OpOpen, Host: "BRAVO", Path: "r", Timeout: 2000}, buf); err != nil || f.Code != 0 {
+		t.Fatalf("open: %+v %v", f, err)
+	}
+	const n = 110
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		b, _ := (&agentproto.Frame{Op: agentproto.OpWrite, Data: []byte{byte(i)}}).Append(nil)
+		if _, err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < n; i++ {
+		select {
+		case d := <-sub.C:
+			if d.Data[0] != byte(i) {
+				t.Fatalf("message %d is %d", i, d.Data[0])
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("only %d of %d arrived", i, n)
+		}
+	}
+	if d := time.Since(start); d < 900*time.Millisecond {
+		t.Fatalf("%d messages at 100/s (burst 10) took only %v", n, d)
+	}
+}
