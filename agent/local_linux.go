@@ -122,6 +122,11 @@ func (a *Agent) serveClient(ctx context.Context, cl *client) {
 
 // serveSlot registers a slot and forwards its deliveries until it hangs up.
 func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
+	if err := a.slotOwnedBy(f.Path, cl.cred.Pid); err != nil {
+		a.M.DeniedSenders.Add(1)
+		a.reply(cl, err, 0)
+		return
+	}
 	sub, err := a.router.Subscribe(f.Path, f.Networks)
 	if err != nil {
 		a.reply(cl, err, 0)
@@ -187,6 +192,28 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 			}
 		}
 	}
+}
+
+// slotOwnedBy checks that the local slot \\.\mailslot\path exists and was
+// created by process pid, so that no local user can register for, and
+// read, the network messages of another user's slot. The kernel reports
+// the creator of the slot's listening socket (SO_PEERCRED on a connection
+// to it); the probe connection is closed at once.
+func (a *Agent) slotOwnedBy(path string, pid int32) error {
+	d := net.Dialer{Timeout: time.Second}
+	c, err := d.Dial("unixpacket", agentproto.SlotAddr(a.cfg.Namespace, path))
+	if err != nil {
+		return &Error{Code: winerr.ERROR_FILE_NOT_FOUND, Msg: "no local slot " + path + " to register"}
+	}
+	defer c.Close()
+	cred, err := agentproto.PeerCred(c.(*net.UnixConn))
+	if err != nil {
+		return err
+	}
+	if cred.Pid != pid {
+		return &Error{Code: winerr.ERROR_ACCESS_DENIED, Msg: "only the process that created slot " + path + " may register it for network messages"}
+	}
+	return nil
 }
 
 func padName(s string) []byte {

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"net"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -42,13 +44,29 @@ func TestLocalProtocol(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // registration
 
 	buf := make([]byte, agentproto.MaxFrame)
-	// A slot on BRAVO registers for app\x.
+	// Registering needs the slot itself: its listening socket, created by
+	// the registering process.
 	slot, err := agentproto.Dial(ctx, nsB)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer slot.Close()
 	f, err := agentproto.Roundtrip(slot, &agentproto.Frame{Op: agentproto.OpRegister, Path: `App\X`}, buf)
+	if err != nil || f.Code != uint32(winerr.ERROR_FILE_NOT_FOUND) {
+		t.Fatalf("register without a slot: %+v %v", f, err)
+	}
+	slot.Close()
+	ln, err := net.Listen("unixpacket", agentproto.SlotAddr(nsB, `app\x`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	// A slot on BRAVO registers for app\x.
+	slot, err = agentproto.Dial(ctx, nsB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slot.Close()
+	f, err = agentproto.Roundtrip(slot, &agentproto.Frame{Op: agentproto.OpRegister, Path: `App\X`}, buf)
 	if err != nil || f.Op != agentproto.OpResult || f.Code != 0 {
 		t.Fatalf("register: %+v %v", f, err)
 	}
@@ -186,5 +204,59 @@ func TestSendRateLimitIsBackPressure(t *testing.T) {
 	}
 	if d := time.Since(start); d < 900*time.Millisecond {
 		t.Fatalf("%d messages at 100/s (burst 10) took only %v", n, d)
+	}
+}
+
+// holdEnv makes the test binary hold a slot address (another process).
+const holdEnv = "AGENT_TEST_HOLD_SLOT"
+
+func TestMain(m *testing.M) {
+	if addr := os.Getenv(holdEnv); addr != "" {
+		ln, err := net.Listen("unixpacket", addr)
+		if err != nil {
+			os.Exit(3)
+		}
+		defer ln.Close()
+		os.Stdout.WriteString("ready\n")
+		time.Sleep(time.Minute)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestRegisterNeedsTheSlotsCreator: a local process cannot register for
+// (and so read the network messages of) a slot another process created.
+func TestRegisterNeedsTheSlotsCreator(t *testing.T) {
+	ns := fmt.Sprintf("agsteal-%d", os.Getpid())
+	h := memnet.New(5).Host("ALPHA")
+	h.AddInterface("lan", netip.MustParsePrefix("192.0.2.11/24"))
+	a, err := New(Config{Name: "ALPHA", Transport: h, Namespace: ns, DisableDNS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.Run(ctx)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), holdEnv+"="+agentproto.SlotAddr(ns, "victim"))
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if _, err := out.Read(make([]byte, 6)); err != nil {
+		t.Fatal(err)
+	}
+	c, err := agentproto.Dial(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f, err := agentproto.Roundtrip(c, &agentproto.Frame{Op: agentproto.OpRegister, Path: "VICTIM"}, make([]byte, agentproto.MaxFrame))
+	if err != nil || f.Code != uint32(winerr.ERROR_ACCESS_DENIED) {
+		t.Fatalf("registering another process's slot: %+v %v", f, err)
 	}
 }
