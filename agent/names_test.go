@@ -359,3 +359,20 @@ func TestWINS(t *testing.T) {
 		}
 	})
 }
+
+func TestAddNameLater(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLAN(t)
+		defer l.stop()
+		a := l.add("ALPHA", 11)
+		b := l.add("BRAVO", 12)
+		time.Sleep(time.Second)
+		if e := a.Names().Add(context.Background(), names.Owned{Name: netbios.MustNew("ALPHA", netbios.Messenger)}); e.State != names.Active {
+			t.Fatalf("ALPHA<03> is %v", e.State)
+		}
+		// BRAVO cannot take it any more.
+		if e := b.Names().Add(context.Background(), names.Owned{Name: netbios.MustNew("ALPHA", netbios.Messenger)}); e.State != names.Conflict {
+			t.Fatalf("BRAVO's ALPHA<03> is %v", e.State)
+		}
+	})
+}
