@@ -160,7 +160,7 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 		frames [][]byte
 	)
 	add := func(d Delivery) {
-		copy(out.FromName[:], padName(d.Source))
+		out.FromName = d.From.Raw
 		out.From, out.Data = d.Addr, d.Data
 		if !out.From.Addr().Is4() {
 			out.From = netip.AddrPortFrom(netip.IPv4Unspecified(), d.Addr.Port())
@@ -216,11 +216,6 @@ func (a *Agent) slotOwnedBy(path string, pid int32) error {
 	return nil
 }
 
-func padName(s string) []byte {
-	b := []byte("                ")
-	copy(b, s)
-	return b
-}
 
 // serveWriter opens a remote target for a local writer, then sends each
 // Write frame, reading them no faster than the writer's uid may send: the
