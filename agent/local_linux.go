@@ -216,7 +216,6 @@ func (a *Agent) slotOwnedBy(path string, pid int32) error {
 	return nil
 }
 
-
 // serveWriter opens a remote target for a local writer, then sends each
 // Write frame, reading them no faster than the writer's uid may send: the
 // socket buffer fills and the writer's own write timeout applies
