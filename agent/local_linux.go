@@ -44,9 +44,15 @@ func (a *Agent) serveLocal(ctx context.Context) {
 		}
 		cl := &client{c: c, cred: cred}
 		a.mu.Lock()
-		if len(a.clients) >= MaxClients {
+		perUser := 0
+		for o := range a.clients {
+			if o.cred.Uid == cred.Uid {
+				perUser++
+			}
+		}
+		if len(a.clients) >= MaxClients || (cred.Uid != 0 && perUser >= MaxClientsPerUser) {
 			a.mu.Unlock()
-			a.reply(cl, &Error{Code: winerr.ERROR_NOT_ENOUGH_QUOTA, Msg: "the agent has too many local clients"}, 0)
+			a.reply(cl, &Error{Code: winerr.ERROR_NOT_ENOUGH_QUOTA, Msg: "too many connections to the mailslot agent"}, 0)
 			c.Close()
 			continue
 		}
