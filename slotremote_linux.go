@@ -25,7 +25,7 @@ import (
 const remoteRetryMax = time.Second
 
 func (s *Slot) startRemote() error {
-	r := &remoteLink{s: s, lost: make(chan struct{}, 1)}
+	r := &remoteLink{s: s, lost: make(chan struct{}, 1), watch: -1}
 	// The first attempt is synchronous, so that a remote write that follows
 	// Create reaches the slot; without an agent the slot still works
 	// locally and keeps trying.
@@ -41,6 +41,12 @@ type remoteLink struct {
 	s      *Slot
 	lost   chan struct{}
 	logged sync.Once
+	// watch is a duplicate of the registered connection, only polled (never
+	// read) for a hang-up: reconnection does not depend on the receive path
+	// noticing it. -1 when not connected.
+	mu    sync.Mutex
+	watch int
+	gen   int // which connection is current; stale hang-up reports are ignored
 }
 
 func (r *remoteLink) logOnce(err error) {
@@ -51,12 +57,23 @@ func (r *remoteLink) logOnce(err error) {
 
 func (r *remoteLink) loop() {
 	backoff := 100 * time.Millisecond
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	defer r.setWatch(-1)
 	for {
 		select {
 		case <-r.s.done:
 			return
 		case <-r.lost:
+		case <-tick.C:
+			if !r.hungUp() {
+				continue
+			}
 		}
+		r.mu.Lock()
+		r.gen++ // late reports about the lost connection are stale
+		r.mu.Unlock()
+		r.setWatch(-1)
 		for {
 			select {
 			case <-r.s.done:
@@ -66,6 +83,10 @@ func (r *remoteLink) loop() {
 			err := r.connect()
 			if err == nil {
 				backoff = 100 * time.Millisecond
+				select { // a report about the connection just replaced
+				case <-r.lost:
+				default:
+				}
 				break
 			}
 			if errors.Is(err, ErrNotFound) { // the slot closed meanwhile
@@ -99,12 +120,53 @@ func (r *remoteLink) connect() error {
 	if err != nil {
 		return err
 	}
-	return r.s.addSource(fd, decodeDelivery, func() {
-		select {
-		case r.lost <- struct{}{}:
-		default:
+	watch, err := dupConn(c)
+	if err != nil {
+		unix.Close(fd)
+		return err
+	}
+	r.mu.Lock()
+	r.gen++
+	gen := r.gen
+	r.mu.Unlock()
+	if err := r.s.addSource(fd, decodeDelivery, func() {
+		r.mu.Lock()
+		current := gen == r.gen
+		r.mu.Unlock()
+		if current {
+			select {
+			case r.lost <- struct{}{}:
+			default:
+			}
 		}
-	})
+	}); err != nil {
+		unix.Close(watch)
+		return err
+	}
+	r.setWatch(watch)
+	return nil
+}
+
+func (r *remoteLink) setWatch(fd int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.watch >= 0 {
+		unix.Close(r.watch)
+	}
+	r.watch = fd
+}
+
+// hungUp polls the watch descriptor, without reading, for the agent's
+// hang-up.
+func (r *remoteLink) hungUp() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.watch < 0 {
+		return false
+	}
+	fds := []unix.PollFd{{Fd: int32(r.watch), Events: unix.POLLRDHUP}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
 }
 
 func dupConn(c *net.UnixConn) (int, error) {
