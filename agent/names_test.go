@@ -376,3 +376,54 @@ func TestAddNameLater(t *testing.T) {
 		}
 	})
 }
+
+// TestLateRefusalStillTakesTheName: a busy owner that answers after the
+// three tries still wins the name (no two owners on the LAN).
+func TestLateRefusalStillTakesTheName(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLAN(t)
+		defer l.stop()
+		slow := l.peer("SLOWNMBD", 50)
+		defer slow.h.Close()
+		go func() {
+			for pk := range slow.h.Packets() {
+				p, err := nbns.Decode(pk.Data)
+				if err != nil || p.Response() || p.Opcode() != nbns.OpRegistration || p.Questions[0].Name.Base() != "ALPHA" {
+					continue
+				}
+				time.Sleep(1500 * time.Millisecond) // after the third try
+				slow.send(137, pk.Src.Addr(), pk.Src.Port(), nbns.Conflict(p.ID, p.Questions[0].Name, nbns.Entry(false, slow.i.IP())))
+				return
+			}
+		}()
+		a := l.add("ALPHA", 11)
+		time.Sleep(4 * time.Second)
+		if s := state(a, "ALPHA"); s != names.Conflict {
+			t.Fatalf("ALPHA is %v after a late refusal", s)
+		}
+	})
+}
+
+func TestConflictDemand(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLAN(t)
+		defer l.stop()
+		a := l.add("ALPHA", 11)
+		p := l.peer("WINSLIKE", 50)
+		time.Sleep(7 * time.Second)
+		demand := nbns.Conflict(4242, netbios.MustNew("ALPHA", 0), nbns.Entry(false, p.i.IP()))
+		demand.Flags = nbns.MakeFlags(nbns.OpRegistration, nbns.FlagResponse|nbns.FlagAuthoritative, nbns.RcodeConflict)
+		p.send(137, netip.MustParseAddr("192.0.2.11"), 137, demand)
+		time.Sleep(time.Second)
+		if s := state(a, "ALPHA"); s != names.Conflict {
+			t.Fatalf("ALPHA is %v after a conflict demand", s)
+		}
+		// The group name is untouched by such a demand.
+		demand.Answers[0].Name = netbios.MustNew("TESTGRP", 0)
+		p.send(137, netip.MustParseAddr("192.0.2.11"), 137, demand)
+		time.Sleep(time.Second)
+		if tab := a.NameTable(); tab.Names[1].State != "active" {
+			t.Fatalf("workgroup: %+v", tab.Names[1])
+		}
+	})
+}
