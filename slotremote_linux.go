@@ -192,6 +192,10 @@ func (r *remoteLink) hungUp() bool {
 	}
 	fds := []unix.PollFd{{Fd: int32(r.watch), Events: unix.POLLRDHUP}}
 	n, err := unix.Poll(fds, 0)
+	if err == nil && n > 0 && fds[0].Revents&unix.POLLNVAL != 0 {
+		r.watch = -1 // no longer ours: never close it
+		return true
+	}
 	return err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
 }
 

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mailslot/mailslot/internal/agentproto"
@@ -161,12 +163,20 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 	}
 	hup := make(chan struct{})
 	go func() {
-		// The slot never writes again: a read returns when it hangs up.
+		// The slot never writes again: a read returns when it hangs up. A
+		// read of 0 bytes is also what an empty record gives on a
+		// SOCK_SEQPACKET socket, so only the kernel's hang-up flag ends
+		// the registration.
 		for {
-			if n, err := cl.c.Read(buf); err != nil || n == 0 {
-				close(hup)
-				return
+			n, err := cl.c.Read(buf)
+			if err == nil && n > 0 {
+				continue
 			}
+			if n == 0 && errors.Is(err, io.EOF) && !hungUp(rc) {
+				continue
+			}
+			close(hup)
+			return
 		}
 	}()
 	// Deliveries are written in batches: whatever queued while the last
@@ -216,6 +226,20 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 			}
 		}
 	}
+}
+
+// hungUp reports whether the peer of a connection has hung up, without
+// reading.
+func hungUp(rc syscall.RawConn) bool {
+	up := true
+	rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		if n, err := unix.Poll(fds, 0); err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0 {
+			return
+		}
+		up = false
+	})
+	return up
 }
 
 // slotOwned checks that the registering process owns the local slot
