@@ -170,6 +170,11 @@ func (r *remoteLink) connect() error {
 		return err
 	}
 	r.setWatch(watch)
+	// Now that the receive path holds the connection, deliveries may start.
+	ready, _ := (&agentproto.Frame{Op: agentproto.OpReady}).Append(nil)
+	if _, err := c.Write(ready); err != nil {
+		return err // the slot's side notices the hang-up and reconnects
+	}
 	return nil
 }
 

@@ -25,8 +25,12 @@ type client struct {
 	cred *unix.Ucred
 }
 
-// maxResolveTimeout caps what a client may ask for.
-const maxResolveTimeout = 10 * time.Second
+// maxResolveTimeout caps what a client may ask for; readyTimeout bounds
+// how long a registering slot may take to say it is ready.
+const (
+	maxResolveTimeout = 10 * time.Second
+	readyTimeout      = 5 * time.Second
+)
 
 func (a *Agent) serveLocal(ctx context.Context) {
 	for {
@@ -156,6 +160,17 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 	if a.writeFrame(cl, &agentproto.Frame{Op: agentproto.OpResult}) != nil {
 		return
 	}
+	// Deliveries wait (in the subscription's queue) until the slot says its
+	// receive path holds the connection, so the first one cannot race it.
+	cl.c.SetReadDeadline(time.Now().Add(readyTimeout))
+	n, err := cl.c.Read(buf)
+	if err != nil || n == 0 {
+		return
+	}
+	if r, err := agentproto.Decode(buf[:n]); err != nil || r.Op != agentproto.OpReady {
+		return
+	}
+	cl.c.SetReadDeadline(time.Time{})
 	a.log.Debug("slot registered for remote messages", "path", f.Path, "uid", cl.cred.Uid, "networks", f.Networks)
 	rc, err := cl.c.SyscallConn()
 	if err != nil {
