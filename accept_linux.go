@@ -21,7 +21,13 @@ import (
 // from a client before deciding and never waits for one.
 
 // maxPeers bounds the connections of one slot (descriptors of its process).
-const maxPeers = 4096
+// maxPeersPerUser bounds those of any one user other than the owner and
+// root, so that an admitted user (with AllowAnyone: any user) who opens
+// writers in a loop cannot take every connection and lock others out.
+const (
+	maxPeers        = 4096
+	maxPeersPerUser = maxPeers / 8
+)
 
 // Denied connections cost the reader an accept, two getsockopt calls, a send
 // and a close each. A token bucket bounds that cost: past denyBurst refusals
@@ -156,7 +162,7 @@ func (s *Slot) acceptLoop() {
 func (s *Slot) handshake(fd int) bool {
 	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
 	if err != nil || !s.admits(fd, cred) {
-		s.refuse(fd)
+		s.refuse(fd, s.denied)
 		return false
 	}
 	if err := setupPeerSocket(fd); err != nil {
@@ -165,11 +171,12 @@ func (s *Slot) handshake(fd int) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || len(s.peers) >= maxPeers {
-		s.refuse(fd)
+	uid := int(cred.Uid)
+	if s.closed || len(s.peers) >= maxPeers || (uid != 0 && uid != s.owner.UID && s.peersOf[uid] >= maxPeersPerUser) {
+		s.refuse(fd, s.busy)
 		return false
 	}
-	p := &peer{fd: fd, pid: int(cred.Pid), uid: int(cred.Uid), gid: int(cred.Gid)}
+	p := &peer{fd: fd, pid: int(cred.Pid), uid: uid, gid: int(cred.Gid)}
 	if err := s.addPeerLocked(p); err != nil {
 		unix.Close(fd)
 		return true
@@ -185,11 +192,12 @@ func (s *Slot) handshake(fd int) bool {
 	return true
 }
 
-// refuse tells a client it is not admitted, and hangs up. The record is
-// the same for everyone (the slot's name only), made once at Create, so a
-// refusal takes no lock.
-func (s *Slot) refuse(fd int) {
-	unix.Sendto(fd, s.denied, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, nil)
+// refuse tells a client it is not admitted (record s.denied) or that its
+// user holds too many connections (s.busy), and hangs up. The records carry
+// the slot's name only and are made once at Create, so a refusal takes no
+// lock.
+func (s *Slot) refuse(fd int, record []byte) {
+	unix.Sendto(fd, record, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, nil)
 	unix.Close(fd)
 }
 

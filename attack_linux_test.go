@@ -285,3 +285,23 @@ func TestAdmissionUsesTheEffectiveUID(t *testing.T) {
 		t.Fatalf("message %+v, %v", m, err)
 	}
 }
+
+func TestOneUserCannotTakeEveryConnection(t *testing.T) {
+	// A slot open to anyone: one user opening writers in a loop gets
+	// MaxPeersPerUser of them and then ErrSlotFull, and another user can
+	// still open and write.
+	name := uniqueName(t)
+	s := mustCreate(t, name, &mailslot.Config{AllowAnyone: true, ReadTimeout: 30 * time.Second})
+	stdin, out := startHelper(t, asNobody(t, "--clear-groups", "hog", name))
+	defer stdin.Close()
+	line, _ := out.ReadString('\n')
+	if want := fmt.Sprintf("%d ", mailslot.MaxPeersPerUser); !strings.HasPrefix(line, want) || !strings.Contains(line, "no more connections") {
+		t.Fatalf("the hog said %q, want %q... and ErrSlotFull", line, want)
+	}
+	stdin2, _ := startHelper(t, asUser(t, 65533, "--clear-groups", "send", name, "from another user"))
+	stdin2.Close()
+	m, err := s.ReadMessage(context.Background())
+	if err != nil || string(m.Data) != "from another user" || m.Sender.UID != 65533 {
+		t.Fatalf("read %q from %+v: %v (hog said %q)", m.Data, m.Sender, err, line)
+	}
+}

@@ -20,3 +20,7 @@ func AddrOf(ns, name string) string {
 	}
 	return slotAddr(ns, n)
 }
+
+// MaxPeersPerUser is the connection limit of one user other than the
+// owner and root.
+const MaxPeersPerUser = maxPeersPerUser

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,12 @@ var (
 // asNobody returns a command that runs this test binary's helper mode as
 // uid/gid 65534 with the given setpriv group options.
 func asNobody(t *testing.T, groups, mode string, args ...string) *exec.Cmd {
+	t.Helper()
+	return asUser(t, 65534, groups, mode, args...)
+}
+
+// asUser is asNobody for any uid (the gid is the same number).
+func asUser(t *testing.T, uid int, groups, mode string, args ...string) *exec.Cmd {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		if os.Getenv("CI") != "" {
@@ -62,10 +69,11 @@ func asNobody(t *testing.T, groups, mode string, args ...string) *exec.Cmd {
 	if helperErr != nil {
 		t.Fatal(helperErr)
 	}
-	ids := []string{"--reuid=65534", "--regid=65534"}
+	id := strconv.Itoa(uid)
+	ids := []string{"--reuid=" + id, "--regid=" + id}
 	if strings.HasPrefix(groups, "setuid:") {
-		// A set-user-ID-root program run by nobody: real 65534, effective 0.
-		ids, groups = []string{"--ruid=65534", "--euid=0", "--rgid=65534", "--egid=0"}, strings.TrimPrefix(groups, "setuid:")
+		// A set-user-ID-root program run by this user: real uid, effective 0.
+		ids, groups = []string{"--ruid=" + id, "--euid=0", "--rgid=" + id, "--egid=0"}, strings.TrimPrefix(groups, "setuid:")
 	}
 	argv := append(append(ids, groups, helperPath), args...)
 	cmd := exec.Command("setpriv", argv...)
@@ -123,6 +131,8 @@ func runHelper(mode string, args []string) int {
 		err = decoys(args[0], args[1])
 	case "send":
 		err = sendLong(args[0], args[1])
+	case "hog":
+		err = hog(args[0])
 	default:
 		err = fmt.Errorf("unknown helper mode %q", mode)
 	}
@@ -295,4 +305,21 @@ func sendLong(name, msg string) error {
 	<-stdinClosed()
 	_, err = w.Write([]byte(msg))
 	return err
+}
+
+// hog opens writers to name until one fails, prints how many it got and
+// the error, and keeps them open until its standard input closes.
+func hog(name string) error {
+	var ws []*mailslot.Writer
+	var err error
+	for len(ws) < 4*mailslot.MaxPeersPerUser {
+		var w *mailslot.Writer
+		if w, err = mailslot.Open(name, mailslot.WithTimeout(30*time.Second)); err != nil {
+			break
+		}
+		ws = append(ws, w)
+	}
+	fmt.Printf("ready\n%d %v\n", len(ws), err)
+	<-stdinClosed()
+	return nil
 }

@@ -326,6 +326,9 @@ func (s *Slot) addPeerLocked(p *peer) error {
 		return err
 	}
 	s.peers[int32(p.fd)] = p
+	if p.decode == nil {
+		s.peersOf[p.uid]++
+	}
 	return nil
 }
 
@@ -335,6 +338,11 @@ func (s *Slot) removePeerLocked(p *peer) {
 		return
 	}
 	delete(s.peers, int32(p.fd))
+	if p.decode == nil {
+		if s.peersOf[p.uid]--; s.peersOf[p.uid] <= 0 {
+			delete(s.peersOf, p.uid)
+		}
+	}
 	unix.EpollCtl(s.epfd, unix.EPOLL_CTL_DEL, p.fd, nil)
 	unix.Close(p.fd)
 	if p.onClose != nil {

@@ -45,12 +45,14 @@ type Slot struct {
 	closed   bool
 	dropped  int                 // records refused: oversized, undecodable, over quota (sources)
 	peers    map[int32]*peer     // by descriptor
+	peersOf  map[int]int         // connections by uid (writers only)
 	events   [64]unix.EpollEvent // epoll_wait scratch
 	pend     []*msgq.Msg         // one drain's records, before ordering
 	pendCost int
 	wake     chan struct{} // closed and replaced when the deadline changes
 	hello    []byte        // handshake scratch
 	denied   []byte        // the record refused clients get
+	busy     []byte        // the record clients over their user's connection limit get
 
 	// Who waits on the epoll set. Exactly one goroutine at a time is the
 	// "pump": a reader that has nothing to read (so the kernel wakes it
@@ -107,6 +109,7 @@ func Create(name string, cfg *Config) (*Slot, error) {
 		floodGap: floodLogGap,
 		q:        msgq.New(set.quota),
 		peers:    make(map[int32]*peer),
+		peersOf:  make(map[int]int),
 		wake:     make(chan struct{}),
 		avail:    make(chan struct{}, 1),
 		pumpFree: make(chan struct{}, 1),
@@ -121,6 +124,7 @@ func Create(name string, cfg *Config) (*Slot, error) {
 	}
 	s.drainFn, s.readFn = s.drainUntilStopped, s.drainUntilMessage
 	s.denied = (&ctlmsg.Hello{Name: n.String()}).Append(nil)
+	s.busy = (&ctlmsg.Hello{Name: n.String(), Busy: true}).Append(nil)
 	s.readTimeout.Store(int64(set.readTimeout))
 	go s.drainLoop()
 	go s.acceptLoop()

@@ -55,6 +55,11 @@ func openLocal(ctx context.Context, n Name, o *openOptions) (writerBackend, erro
 	if err != nil {
 		return nil, err
 	}
+	if c.hello.Busy {
+		c.close()
+		return nil, fmt.Errorf("%w: the slot takes no more connections from uid %d now (at most %d per user besides its owner and root)",
+			ErrSlotFull, os.Geteuid(), maxPeersPerUser)
+	}
 	if !c.hello.Admitted {
 		c.close()
 		return nil, fmt.Errorf("%w: the slot (owner uid %d) does not admit uid %d; its owner can widen access with AllowGroups or AllowAnyone",

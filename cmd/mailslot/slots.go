@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"os/user"
@@ -85,12 +86,18 @@ func runListen(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	fs.Var(&groups, "allow-group", "let members of this group (name or gid) write; repeatable")
 	var sids sidList
 	fs.Var(&sids, "allow-sid", "Windows: let this SID (S-1-5-...) or SDDL alias (BU, AU, ...) write; repeatable")
+	remote := fs.Bool("allow-remote", false, "also take messages from other machines, delivered by the network agent")
+	var remoteNets netList
+	fs.Var(&remoteNets, "remote-net", "with --allow-remote, accept only senders in this network CIDR; repeatable")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usagef("want exactly one mailslot NAME, got %d arguments", len(pos))
+	}
+	if len(remoteNets) > 0 && !*remote {
+		return usagef("--remote-net needs --allow-remote")
 	}
 	if _, err := mailslot.ParseName(pos[0]); err != nil {
 		return usageError{err}
@@ -103,7 +110,7 @@ func runListen(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 		return usagef("--count must not be negative")
 	}
 	slot, err := mailslot.Create(pos[0], &mailslot.Config{MaxMessageSize: *maxSize, ReadTimeout: d,
-		AllowAnyone: *anyone, AllowGroups: groups, AllowSIDs: sids})
+		AllowAnyone: *anyone, AllowGroups: groups, AllowSIDs: sids, AllowRemote: *remote, RemoteNetworks: remoteNets})
 	if err != nil {
 		return err
 	}
@@ -177,6 +184,20 @@ func (s jsonSender) MarshalJSON() ([]byte, error) {
 		UID int `json:"uid"`
 		GID int `json:"gid"`
 	}{s.PID, s.UID, s.GID})
+}
+
+// netList collects --remote-net values.
+type netList []netip.Prefix
+
+func (l *netList) String() string { return fmt.Sprint([]netip.Prefix(*l)) }
+
+func (l *netList) Set(v string) error {
+	p, err := netip.ParsePrefix(v)
+	if err != nil || !p.Addr().Is4() {
+		return fmt.Errorf("want an IPv4 network such as 192.0.2.0/24")
+	}
+	*l = append(*l, p.Masked())
+	return nil
 }
 
 func printJSON(w io.Writer, m mailslot.Message) error {

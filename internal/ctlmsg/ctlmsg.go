@@ -30,6 +30,7 @@ const MaxLen = headerLen + MaxNameLen
 // Hello is a slot's first record on a connection.
 type Hello struct {
 	Admitted       bool   // the client may write; the fields below are zero otherwise
+	Busy           bool   // refused because the client's user holds too many connections
 	MaxMessageSize int    // 0 = any
 	Quota          int64  // bytes of MessageCost the slot holds at most
 	ReadTimeoutMS  int64  // -1 = wait forever
@@ -38,6 +39,12 @@ type Hello struct {
 	Name           string // `\\.\mailslot\...` as created (a claim: see List)
 }
 
+// Flag values (the second byte).
+const (
+	flagAdmitted = 1
+	flagBusy     = 2
+)
+
 // ErrMalformed is returned for records that cannot be decoded.
 var ErrMalformed = errors.New("ctlmsg: malformed hello record")
 
@@ -45,9 +52,13 @@ var ErrMalformed = errors.New("ctlmsg: malformed hello record")
 func (h *Hello) Append(b []byte) []byte {
 	var flags byte
 	x := *h
-	if x.Admitted {
-		flags = 1
-	} else {
+	switch {
+	case x.Admitted:
+		flags = flagAdmitted
+	case x.Busy:
+		flags = flagBusy
+		x = Hello{Name: h.Name}
+	default:
 		x = Hello{Name: h.Name}
 	}
 	b = append(b, version, flags)
@@ -72,20 +83,20 @@ func Decode(b []byte) (Hello, error) {
 	if b[0] != version {
 		return h, fmt.Errorf("%w: version %d", ErrMalformed, b[0])
 	}
-	if b[1]&^1 != 0 {
+	if b[1] != 0 && b[1] != flagAdmitted && b[1] != flagBusy {
 		return h, fmt.Errorf("%w: flags %#x", ErrMalformed, b[1])
 	}
 	if len(b)-headerLen > MaxNameLen {
 		return h, fmt.Errorf("%w: name too long", ErrMalformed)
 	}
 	u32 := func(off int) int { return int(int32(binary.LittleEndian.Uint32(b[off:]))) }
-	h.Admitted = b[1] == 1
+	h.Admitted, h.Busy = b[1] == flagAdmitted, b[1] == flagBusy
 	h.MaxMessageSize = u32(2)
 	h.Quota = int64(binary.LittleEndian.Uint64(b[6:]))
 	h.ReadTimeoutMS = int64(binary.LittleEndian.Uint64(b[14:]))
 	h.MessageCount, h.NextSize = u32(22), u32(26)
 	h.Name = string(b[headerLen:])
-	if !h.Admitted && (h != Hello{Name: h.Name}) {
+	if !h.Admitted && (h != Hello{Name: h.Name, Busy: h.Busy}) {
 		return Hello{}, fmt.Errorf("%w: a denial carries state", ErrMalformed)
 	}
 	if h.MaxMessageSize < 0 || h.Quota < 0 || h.MessageCount < 0 || h.NextSize < -1 || h.ReadTimeoutMS < -1 {

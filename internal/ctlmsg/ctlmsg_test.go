@@ -9,6 +9,7 @@ func TestRoundTrip(t *testing.T) {
 	for _, in := range []Hello{
 		{Admitted: true, MaxMessageSize: 424, ReadTimeoutMS: -1, MessageCount: 3, NextSize: -1, Quota: 1 << 20, Name: `\\.\mailslot\a\b`},
 		{Name: `\\.\mailslot\denied`},
+		{Name: `\\.\mailslot\busy`, Busy: true},
 	} {
 		out, err := Decode(in.Append(nil))
 		if err != nil {
@@ -36,7 +37,7 @@ func TestDecodeRejects(t *testing.T) {
 		"empty":   nil,
 		"short":   good[:headerLen-1],
 		"version": append([]byte{9}, good[1:]...),
-		"flags":   append([]byte{version, 2}, good[2:]...),
+		"flags":   append([]byte{version, 3}, good[2:]...),
 		"leaky":   leaky,
 	} {
 		if _, err := Decode(b); !errors.Is(err, ErrMalformed) {
@@ -48,6 +49,7 @@ func TestDecodeRejects(t *testing.T) {
 func FuzzDecode(f *testing.F) {
 	f.Add((&Hello{Admitted: true, Name: `\\.\mailslot\x`}).Append(nil))
 	f.Add((&Hello{Name: `\\.\mailslot\x`}).Append(nil))
+	f.Add((&Hello{Name: `\\.\mailslot\x`, Busy: true}).Append(nil))
 	f.Add([]byte{2, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := Decode(b)
