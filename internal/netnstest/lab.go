@@ -26,7 +26,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
-	"testing"
 	"time"
 )
 
@@ -46,9 +45,21 @@ var Subnet = netip.MustParsePrefix("192.0.2.0/24")
 // BroadcastAddr is the directed broadcast address of Subnet.
 var BroadcastAddr = netip.MustParseAddr("192.0.2.255")
 
+// TB is the part of testing.TB a lab uses; *testing.T and *testing.B
+// satisfy it, and so can a benchmark program.
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Failed() bool
+}
+
 // Lab is a set of hosts on one broadcast domain.
 type Lab struct {
-	t        testing.TB
+	t        TB
 	id       string // Prefix + pid + "-" + counter
 	bridgeNS string
 	env      []string
@@ -65,7 +76,7 @@ const Bridge = "br0"
 
 // New creates an empty lab (a bridge in its own namespace) and registers its
 // cleanup with t. It fails t when not root or when ip is missing.
-func New(t testing.TB) *Lab {
+func New(t TB) *Lab {
 	t.Helper()
 	if err := Check(); err != nil {
 		t.Fatal(err)
@@ -101,7 +112,7 @@ func Check() error {
 
 // Tool fails t when a command the test needs is missing. Interop tests
 // never skip: make deps installs the tools.
-func Tool(t testing.TB, names ...string) {
+func Tool(t TB, names ...string) {
 	t.Helper()
 	for _, n := range names {
 		if _, err := exec.LookPath(n); err != nil {
