@@ -27,6 +27,7 @@ func init() {
 		{"decode", "[--hex] [FILE|-]", "decode a NetBIOS datagram or name service packet as JSON", runDecode},
 		{"encode", "--to NAME<xx> --from NAME<xx> --slot SLOT (--text T | --data-hex H | --host-announcement ...)", "build a mailslot datagram and print it as hex", runEncode},
 	}
+	commands = append(commands, netCommands...)
 }
 
 // usageError marks errors that should exit with status 2.

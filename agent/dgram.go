@@ -1,0 +1,285 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mailslot/mailslot/agent/transport"
+	"github.com/mailslot/mailslot/wire/dgram"
+	"github.com/mailslot/mailslot/wire/nbdgm"
+	"github.com/mailslot/mailslot/wire/netbios"
+	"github.com/mailslot/mailslot/wire/smbmail"
+)
+
+// Inbound is one mailslot write received from the network (or from a
+// local writer to a name of this host), as the Router hands it out.
+type Inbound struct {
+	Source   netbios.Name   // the sender's NetBIOS name (SOURCE_NAME)
+	Src      netip.AddrPort // the UDP source
+	Dest     netbios.Name   // one of our names
+	Group    bool           // sent to a group name (DIRECT_GROUP / BROADCAST)
+	Mailslot string         // as on the wire: `\MAILSLOT\...`
+	Path     string         // the part after `\MAILSLOT\`
+	Data     []byte
+	Ifindex  int // arrival interface; 0 for a local write
+}
+
+const (
+	dedupSize   = 4096
+	dedupWindow = 2 * time.Second // Netlogon's MailslotDuplicateTimeout default
+	// maxDatagram bounds what is decoded: nothing legitimate on 138 is
+	// larger than a 576-byte datagram plus headers.
+	maxDatagram = 1024
+)
+
+type dgramService struct {
+	a    *Agent
+	seen *dedup
+	id   atomic.Uint32
+}
+
+// handle processes one packet from UDP 138.
+func (d *dgramService) handle(p *transport.Packet) {
+	a := d.a
+	if p.Src.Port() == transport.DatagramPort && a.isOurAddr(p.Src.Addr()) {
+		a.M.OwnDropped.Add(1) // our own broadcast, looped back
+		return
+	}
+	if len(a.cfg.AllowNetworks) > 0 && !inNetworks(a.cfg.AllowNetworks, p.Src.Addr()) {
+		a.M.Refused.Add(1)
+		a.drops.note("source network not allowed", p.Src.Addr())
+		return
+	}
+	if len(p.Data) > maxDatagram {
+		a.M.Malformed.Add(1)
+		a.drops.note("oversized datagram", p.Src.Addr())
+		return
+	}
+	pk, w, err := dgram.Parse(p.Data)
+	switch {
+	case errors.Is(err, dgram.ErrFragment):
+		a.M.Fragments.Add(1)
+		a.drops.note("fragment", p.Src.Addr())
+		return
+	case err != nil && pk.Type == nbdgm.Error:
+		a.M.DatagramErrors.Add(1)
+		return
+	case err != nil:
+		a.M.Malformed.Add(1)
+		a.drops.note("malformed datagram", p.Src.Addr())
+		return
+	}
+	group, ours := a.ns.Owns(pk.DestName)
+	if !ours {
+		a.M.NotOurs.Add(1)
+		// RFC 1002 §4.4.3 / §5.3: a DIRECT_UNIQUE datagram for a name this
+		// node does not have gets DESTINATION NAME NOT PRESENT. Only for
+		// unicast, so a broadcast never triggers a storm of errors.
+		if pk.Type == nbdgm.DirectUnique && !p.Broadcast {
+			d.sendError(p, pk, nbdgm.ErrDestinationNotPresent)
+		}
+		return
+	}
+	if d.seen.duplicate(p, pk.ID) {
+		a.M.Duplicates.Add(1)
+		return
+	}
+	in := Inbound{Source: pk.SourceName, Src: p.Src, Dest: pk.DestName, Group: group || pk.Type != nbdgm.DirectUnique,
+		Mailslot: w.Name, Path: w.Name[len(smbmail.Prefix):], Data: w.Data, Ifindex: p.Ifindex}
+	a.M.Received.Add(1)
+	a.router.dispatch(&in)
+}
+
+func (d *dgramService) sendError(p *transport.Packet, pk nbdgm.Packet, code uint8) {
+	i, ok := d.a.iface(p.Ifindex)
+	if !ok {
+		return
+	}
+	e := nbdgm.Packet{Type: nbdgm.Error, Flags: nbdgm.NodeB, ID: pk.ID, SourceIP: i.IP(), SourcePort: transport.DatagramPort, ErrorCode: code}
+	b, err := e.Append(nil)
+	if err == nil {
+		d.a.tr.WriteTo(b, transport.DatagramPort, p.Ifindex, p.Src)
+		d.a.M.ErrorsSent.Add(1)
+	}
+}
+
+// target is where a remote writer's messages go.
+type target struct {
+	dest    netbios.Name
+	group   bool
+	addr    netip.Addr // unique: the owner; invalid for group
+	self    bool       // the destination is this host
+	max     int        // largest payload
+	display string     // \\HOST as the user wrote it
+}
+
+// maxPayload is the largest payload for mailslot path to a unique or
+// group destination: one datagram (name + data <= 443, SMB <= 512) for
+// unique names, and Windows' 424 for broadcasts.
+func maxPayload(path string, group bool, style smbmail.Style) int {
+	name := smbmail.Prefix + path
+	n := smbmail.MaxNameAndData - len(name) - 1
+	off := 69 + len(name) + 1
+	if style == smbmail.Windows {
+		off = (off + 3) &^ 3
+	}
+	if m := smbmail.MaxSMB - off; m < n {
+		n = m
+	}
+	if group && n > BroadcastLimit {
+		n = BroadcastLimit
+	}
+	if n < 0 {
+		n = 0
+	}
+	return n
+}
+
+// send puts one write on the wire: DIRECT_UNIQUE to the owner, or
+// DIRECT_GROUP to each interface's directed broadcast. Writes to this host
+// (and our share of a group write to our workgroup) are delivered here
+// without the network.
+func (d *dgramService) send(t *target, path string, data []byte) error {
+	a := d.a
+	if len(data) > t.max {
+		return fmt.Errorf("%d bytes exceed the %d-byte limit for %s", len(data), t.max, t.display)
+	}
+	if t.self || (t.group && t.dest == a.wg) {
+		in := Inbound{Source: a.host, Dest: t.dest, Group: t.group, Mailslot: smbmail.Prefix + path, Path: path, Data: data}
+		if ifs := a.tr.Interfaces(); len(ifs) > 0 {
+			in.Src = netip.AddrPortFrom(ifs[0].IP(), transport.DatagramPort)
+		}
+		a.router.dispatch(&in)
+		if t.self {
+			a.M.Sent.Add(1)
+			return nil
+		}
+	}
+	m := dgram.Message{Group: t.group, ID: uint16(d.id.Add(1)), SourcePort: transport.DatagramPort, Source: a.host, Dest: t.dest,
+		Mailslot: smbmail.Prefix + path, Data: data}
+	buf := bufPool.Get().(*[]byte)
+	defer bufPool.Put(buf)
+	ifs := a.tr.Interfaces()
+	if !t.group {
+		i, ok := transport.Route(ifs, t.addr)
+		if !ok {
+			return errors.New("no network interface is up")
+		}
+		m.SourceIP = i.IP()
+		b, err := m.Append((*buf)[:0], a.cfg.Style)
+		if err != nil {
+			return err
+		}
+		*buf = b
+		a.M.Sent.Add(1)
+		return a.tr.WriteTo(b, transport.DatagramPort, i.Index, netip.AddrPortFrom(t.addr, transport.DatagramPort))
+	}
+	var firstErr error
+	for _, i := range ifs {
+		m.SourceIP = i.IP()
+		b, err := m.Append((*buf)[:0], a.cfg.Style)
+		if err != nil {
+			return err
+		}
+		*buf = b
+		if err := a.tr.WriteTo(b, transport.DatagramPort, i.Index, netip.AddrPortFrom(i.Broadcast, transport.DatagramPort)); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	a.M.Sent.Add(1)
+	return firstErr
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 640); return &b }}
+
+func (a *Agent) isOurAddr(ip netip.Addr) bool {
+	for _, i := range a.tr.Interfaces() {
+		if i.IP() == ip {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *Agent) iface(idx int) (transport.Interface, bool) {
+	for _, i := range a.tr.Interfaces() {
+		if i.Index == idx {
+			return i, true
+		}
+	}
+	return transport.Interface{}, false
+}
+
+func inNetworks(nets []netip.Prefix, ip netip.Addr) bool {
+	for _, n := range nets {
+		if n.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// dedup remembers recent datagrams so that one broadcast that arrives on
+// several interfaces (or sockets) is delivered once. A copy on the same
+// interface is not a duplicate: it is a datagram the network repeated, and
+// mailslots are unreliable in both directions, as on Windows. The table is
+// a fixed-size ring: memory does not depend on traffic.
+type dedup struct {
+	mu     sync.Mutex
+	seed   maphash.Seed
+	window time.Duration
+	ring   []dedupEntry
+	next   int
+	index  map[uint64]int
+}
+
+type dedupEntry struct {
+	key     uint64
+	ifindex int
+	at      time.Time
+}
+
+func newDedup(size int, window time.Duration) *dedup {
+	return &dedup{seed: maphash.MakeSeed(), window: window, ring: make([]dedupEntry, size), index: make(map[uint64]int, size)}
+}
+
+func (d *dedup) duplicate(p *transport.Packet, id uint16) bool {
+	var h maphash.Hash
+	h.SetSeed(d.seed)
+	src := p.Src.Addr().As4()
+	h.Write(src[:])
+	h.Write([]byte{byte(id >> 8), byte(id), byte(p.Src.Port() >> 8), byte(p.Src.Port())})
+	h.Write(p.Data)
+	key := h.Sum64()
+	now := time.Now()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if k, ok := d.index[key]; ok {
+		e := d.ring[k]
+		if now.Sub(e.at) < d.window && e.ifindex != p.Ifindex {
+			return true
+		}
+		d.ring[k] = dedupEntry{key: key, ifindex: p.Ifindex, at: now}
+		return false
+	}
+	old := d.ring[d.next]
+	if k, ok := d.index[old.key]; ok && k == d.next {
+		delete(d.index, old.key)
+	}
+	d.ring[d.next] = dedupEntry{key: key, ifindex: p.Ifindex, at: now}
+	d.index[key] = d.next
+	d.next = (d.next + 1) % len(d.ring)
+	return false
+}
+
+// pathKey folds a mailslot path for comparison (mailslot names are
+// case-insensitive; both separators are accepted).
+func pathKey(p string) string {
+	return strings.ToUpper(strings.ReplaceAll(p, "/", `\`))
+}

@@ -1,0 +1,294 @@
+package agent
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mailslot/mailslot/internal/agentproto"
+	"github.com/mailslot/mailslot/winerr"
+	"golang.org/x/sys/unix"
+)
+
+// client is one local connection.
+type client struct {
+	c    *net.UnixConn
+	cred *unix.Ucred
+}
+
+// maxResolveTimeout caps what a client may ask for.
+const maxResolveTimeout = 10 * time.Second
+
+func (a *Agent) serveLocal(ctx context.Context) {
+	for {
+		c, err := a.listener.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			a.log.Warn("accepting a local connection", "err", err)
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		cred, err := agentproto.PeerCred(c)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		cl := &client{c: c, cred: cred}
+		a.mu.Lock()
+		if len(a.clients) >= MaxClients {
+			a.mu.Unlock()
+			a.reply(cl, &Error{Code: winerr.ERROR_NOT_ENOUGH_QUOTA, Msg: "the agent has too many local clients"}, 0)
+			c.Close()
+			continue
+		}
+		a.clients[cl] = struct{}{}
+		a.mu.Unlock()
+		go func() {
+			defer func() {
+				a.mu.Lock()
+				delete(a.clients, cl)
+				a.mu.Unlock()
+				c.Close()
+			}()
+			a.serveClient(ctx, cl)
+		}()
+	}
+}
+
+func (a *Agent) closeClients() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for cl := range a.clients {
+		cl.c.Close()
+	}
+}
+
+func (a *Agent) reply(cl *client, err error, max int) {
+	f := agentproto.Frame{Op: agentproto.OpResult, MaxPayload: uint16(max)}
+	if err != nil {
+		f.Code = uint32(winerr.ERROR_GEN_FAILURE)
+		var e *Error
+		if errors.As(err, &e) {
+			f.Code = uint32(e.Code)
+		}
+		f.Message = err.Error()
+	}
+	a.writeFrame(cl, &f)
+}
+
+func (a *Agent) writeFrame(cl *client, f *agentproto.Frame) error {
+	b, err := f.Append(nil)
+	if err != nil {
+		return err
+	}
+	_, err = cl.c.Write(b)
+	return err
+}
+
+// serveClient reads the first frame, which says what the client is.
+func (a *Agent) serveClient(ctx context.Context, cl *client) {
+	buf := make([]byte, agentproto.MaxFrame)
+	cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := cl.c.Read(buf)
+	if err != nil || n == 0 {
+		return
+	}
+	cl.c.SetReadDeadline(time.Time{})
+	f, err := agentproto.Decode(buf[:n])
+	if err != nil {
+		a.reply(cl, &Error{Code: winerr.ERROR_INVALID_PARAMETER, Msg: err.Error()}, 0)
+		return
+	}
+	switch f.Op {
+	case agentproto.OpRegister:
+		a.serveSlot(cl, &f, buf)
+	case agentproto.OpOpen:
+		a.serveWriter(ctx, cl, &f, buf)
+	case agentproto.OpQuery:
+		a.serveQuery(ctx, cl, &f)
+	default:
+		a.reply(cl, &Error{Code: winerr.ERROR_INVALID_PARAMETER, Msg: "unexpected first frame"}, 0)
+	}
+}
+
+// serveSlot registers a slot and forwards its deliveries until it hangs up.
+func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
+	sub, err := a.router.Subscribe(f.Path, f.Networks)
+	if err != nil {
+		a.reply(cl, err, 0)
+		return
+	}
+	defer sub.Close()
+	if a.writeFrame(cl, &agentproto.Frame{Op: agentproto.OpResult}) != nil {
+		return
+	}
+	a.log.Debug("slot registered for remote messages", "path", f.Path, "uid", cl.cred.Uid, "networks", f.Networks)
+	hup := make(chan struct{})
+	go func() {
+		// The slot never writes again: a read returns when it hangs up.
+		for {
+			if n, err := cl.c.Read(buf); err != nil || n == 0 {
+				close(hup)
+				return
+			}
+		}
+	}()
+	out := agentproto.Frame{Op: agentproto.OpDeliver}
+	wb := make([]byte, 0, agentproto.MaxFrame)
+	for {
+		select {
+		case <-hup:
+			return
+		case d := <-sub.C:
+			copy(out.FromName[:], padName(d.Source))
+			out.From, out.Data = d.Addr, d.Data
+			if !out.From.Addr().Is4() {
+				out.From = netip.AddrPortFrom(netip.IPv4Unspecified(), d.Addr.Port())
+			}
+			b, err := out.Append(wb[:0])
+			if err != nil {
+				continue
+			}
+			if _, err := cl.c.Write(b); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func padName(s string) []byte {
+	b := []byte("                ")
+	copy(b, s)
+	return b
+}
+
+// serveWriter opens a remote target for a local writer, then sends each
+// Write frame, reading them no faster than the writer's uid may send: the
+// socket buffer fills and the writer's own write timeout applies
+// (back-pressure instead of silent drops).
+func (a *Agent) serveWriter(ctx context.Context, cl *client, f *agentproto.Frame, buf []byte) {
+	if err := a.allowed(cl.cred); err != nil {
+		a.M.DeniedSenders.Add(1)
+		a.reply(cl, err, 0)
+		return
+	}
+	timeout := time.Duration(f.Timeout) * time.Millisecond
+	if timeout <= 0 {
+		timeout = a.cfg.ResolveTimeout
+	}
+	timeout = min(timeout, maxResolveTimeout)
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	t, err := a.Open(rctx, f.Host, f.Path)
+	cancel()
+	if err != nil {
+		a.reply(cl, err, 0)
+		return
+	}
+	a.reply(cl, nil, t.MaxPayload())
+	for {
+		if d := a.out.delay(cl.cred.Uid); d > 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d):
+			}
+		}
+		n, err := cl.c.Read(buf)
+		if err != nil || n == 0 {
+			return
+		}
+		w, err := agentproto.Decode(buf[:n])
+		if err != nil || w.Op != agentproto.OpWrite {
+			return
+		}
+		if len(w.Data) > t.MaxPayload() {
+			a.M.Oversize.Add(1)
+			continue
+		}
+		if err := a.Write(t, w.Data); err != nil {
+			a.drops.note("send failed", netip.Addr{})
+		}
+	}
+}
+
+// allowed applies the send policy to a local peer.
+func (a *Agent) allowed(cred *unix.Ucred) error {
+	if len(a.cfg.AllowUsers) == 0 && len(a.cfg.AllowGroups) == 0 {
+		return nil
+	}
+	if cred.Uid == 0 {
+		return nil
+	}
+	for _, u := range a.cfg.AllowUsers {
+		if uint32(u) == cred.Uid {
+			return nil
+		}
+	}
+	for _, g := range a.cfg.AllowGroups {
+		if uint32(g) == cred.Gid || inSupplementaryGroup(int(cred.Pid), g) {
+			return nil
+		}
+	}
+	return &Error{Code: winerr.ERROR_ACCESS_DENIED,
+		Msg: "user " + strconv.Itoa(int(cred.Uid)) + " may not send to the network (the agent's allow-user/allow-group policy); ask the administrator for the right group"}
+}
+
+func inSupplementaryGroup(pid, gid int) bool {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "Groups:")
+		if !ok {
+			continue
+		}
+		for _, g := range strings.Fields(rest) {
+			if g == strconv.Itoa(gid) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// serveQuery answers the names, lookup and status tools with JSON.
+func (a *Agent) serveQuery(ctx context.Context, cl *client, f *agentproto.Frame) {
+	qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	var (
+		v   any
+		err error
+	)
+	switch f.Kind {
+	case agentproto.QueryNames:
+		v = a.NameTable()
+	case agentproto.QueryLookup:
+		v, err = a.LookupName(qctx, f.Arg)
+	case agentproto.QueryStatus:
+		v, err = a.HostStatus(qctx, f.Arg)
+	default:
+		err = &Error{Code: winerr.ERROR_INVALID_PARAMETER, Msg: "unknown query"}
+	}
+	if err != nil {
+		a.reply(cl, err, 0)
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		a.reply(cl, err, 0)
+		return
+	}
+	a.writeFrame(cl, &agentproto.Frame{Op: agentproto.OpJSON, Data: b})
+}

@@ -1,0 +1,171 @@
+package names
+
+import (
+	"net/netip"
+
+	"github.com/mailslot/mailslot/agent/transport"
+	"github.com/mailslot/mailslot/wire/nbns"
+	"github.com/mailslot/mailslot/wire/netbios"
+)
+
+// Handle processes one packet that arrived on UDP 137. It never blocks on
+// the network: answers are single unicast sends.
+func (s *Service) Handle(pk *transport.Packet) {
+	if len(pk.Data) > MaxPacket {
+		s.C.Malformed.Add(1)
+		return
+	}
+	p, err := nbns.Decode(pk.Data)
+	if err != nil {
+		s.C.Malformed.Add(1)
+		return
+	}
+	if p.Response() {
+		s.mu.Lock()
+		w := s.pend[p.ID]
+		s.mu.Unlock()
+		if w == nil {
+			s.C.Unexpected.Add(1)
+			return
+		}
+		select {
+		case w.ch <- answer{p: p, src: pk.Src}:
+		default: // the waiter has enough answers
+		}
+		return
+	}
+	if len(p.Questions) != 1 {
+		s.C.Unexpected.Add(1)
+		return
+	}
+	q := p.Questions[0]
+	switch p.Opcode() {
+	case nbns.OpQuery:
+		s.C.Queries.Add(1)
+		switch q.Type {
+		case nbns.TypeNB:
+			s.answerQuery(&p, pk)
+		case nbns.TypeNBSTAT:
+			s.answerStatus(&p, pk)
+		default:
+			s.C.Unexpected.Add(1)
+		}
+	case nbns.OpRegistration:
+		s.defend(&p, pk)
+	case nbns.OpRelease:
+		s.cache.forget(q.Name)
+	case nbns.OpRefresh, nbns.OpMultiHomed:
+		// Nothing to do for a B-node.
+	default:
+		s.C.Unexpected.Add(1)
+	}
+}
+
+func (s *Service) iface(idx int) (transport.Interface, bool) {
+	for _, i := range s.tr.Interfaces() {
+		if i.Index == idx {
+			return i, true
+		}
+	}
+	return transport.Interface{}, false
+}
+
+// answerQuery answers a name query for an active name of ours with the
+// address of the interface it came in on. Broadcast queries for other
+// names get no answer (never a negative one); unicast queries without RD
+// get NAM_ERR, as RFC 1002 §4.2.14 and Samba do.
+func (s *Service) answerQuery(p *nbns.Packet, pk *transport.Packet) {
+	name := p.Questions[0].Name
+	s.mu.Lock()
+	e := s.findLocked(name)
+	active := e != nil && e.State == Active
+	var own Entry
+	if e != nil {
+		own = *e
+	}
+	s.mu.Unlock()
+	if !active {
+		if !pk.Broadcast && p.Flags&nbns.FlagBroadcast == 0 && p.Flags&nbns.FlagRecursionDesired == 0 {
+			s.send(nbns.NegativeQueryResponse(p.ID, name), pk.Ifindex, pk.Src)
+		}
+		return
+	}
+	i, ok := s.iface(pk.Ifindex)
+	if !ok {
+		return
+	}
+	s.C.Answers.Add(1)
+	s.send(nbns.PositiveQueryResponse(p.ID, name, s.ttlSeconds(), s.entry(&own, i.IP())), pk.Ifindex, pk.Src)
+}
+
+// answerStatus answers a node status request for "*" or one of our names
+// with our name table and the interface's MAC as the unit ID.
+func (s *Service) answerStatus(p *nbns.Packet, pk *transport.Packet) {
+	q := p.Questions[0].Name
+	s.mu.Lock()
+	mine := q.Raw == netbios.Wildcard.Raw
+	var table []nbns.NodeName
+	for _, e := range s.own {
+		if e.Name.Raw == q.Raw {
+			mine = true
+		}
+		if e.State != Active && e.State != Conflict {
+			continue
+		}
+		f := nbns.NameActive | s.nodeFlags()
+		if e.Group {
+			f |= nbns.NBGroup
+		}
+		if e.State == Conflict {
+			f |= nbns.NameConflict
+		}
+		table = append(table, nbns.NodeName{Name: e.Name.Raw, Flags: f})
+	}
+	s.mu.Unlock()
+	if !mine || len(table) == 0 {
+		return
+	}
+	i, ok := s.iface(pk.Ifindex)
+	if !ok {
+		return
+	}
+	s.C.StatusAnswers.Add(1)
+	s.send(nbns.NodeStatusResponse(p.ID, q, table, i.MAC), pk.Ifindex, pk.Src)
+}
+
+// defend refuses another node's registration of a unique name we hold (or
+// of a unique claim on our group name) with ACT_ERR (RFC 1002 §4.2.6).
+func (s *Service) defend(p *nbns.Packet, pk *transport.Packet) {
+	name := p.Questions[0].Name
+	theirGroup := false
+	if len(p.Additional) > 0 && len(p.Additional[0].Addresses) > 0 {
+		theirGroup = p.Additional[0].Addresses[0].Flags&nbns.NBGroup != 0
+	}
+	s.mu.Lock()
+	e := s.findLocked(name)
+	var own Entry
+	defend := e != nil && e.State == Active && !(e.Group && theirGroup)
+	if defend {
+		own = *e
+	}
+	s.mu.Unlock()
+	if !defend || s.isOurAddr(pk.Src.Addr()) {
+		return
+	}
+	i, ok := s.iface(pk.Ifindex)
+	if !ok {
+		return
+	}
+	s.C.Defended.Add(1)
+	s.log.Warn("defending our name against a registration", "name", name.String(), "from", pk.Src.Addr().String())
+	s.send(nbns.Conflict(p.ID, name, s.entry(&own, i.IP())), pk.Ifindex, pk.Src)
+}
+
+func (s *Service) isOurAddr(a netip.Addr) bool {
+	for _, i := range s.tr.Interfaces() {
+		if i.IP() == a {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,153 @@
+package agent
+
+import (
+	"net/netip"
+	"sync"
+)
+
+// Handler handles the mailslot writes of one mailslot name. Handlers run on
+// the agent's receive path: they must not block (queue and return).
+type Handler interface {
+	HandleMailslot(in *Inbound)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(in *Inbound)
+
+// HandleMailslot calls f(in).
+func (f HandlerFunc) HandleMailslot(in *Inbound) { f(in) }
+
+// Router hands every received mailslot write to the handler registered for
+// its mailslot path (case-insensitive), else to the local slots that
+// registered for it. Future in-agent services (Messenger on MESSNGR, the
+// browser on BROWSE) are handlers; future sources of writes (a NATS link,
+// nmbd's unexpected-packet socket) call Dispatch. in.Data is only valid
+// during the call.
+type Router struct {
+	a        *Agent
+	mu       sync.RWMutex
+	handlers map[string]Handler
+	slots    map[string][]*sink
+}
+
+func newRouter(a *Agent) *Router {
+	return &Router{a: a, handlers: map[string]Handler{}, slots: map[string][]*sink{}}
+}
+
+// Handle installs h for mailslot path (the part after `\MAILSLOT\`, e.g.
+// "MESSNGR"); nil removes it. A handler replaces delivery to local slots.
+func (r *Router) Handle(path string, h Handler) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if h == nil {
+		delete(r.handlers, pathKey(path))
+		return
+	}
+	r.handlers[pathKey(path)] = h
+}
+
+// Dispatch routes one write; sources other than the datagram service
+// (links to other networks) use it.
+func (r *Router) Dispatch(in *Inbound) { r.dispatch(in) }
+
+func (r *Router) dispatch(in *Inbound) {
+	key := pathKey(in.Path)
+	r.mu.RLock()
+	h := r.handlers[key]
+	sinks := r.slots[key]
+	delivered := false
+	if h == nil {
+		for _, s := range sinks {
+			if s.accept(in) {
+				delivered = true
+			}
+		}
+	}
+	r.mu.RUnlock()
+	switch {
+	case h != nil:
+		h.HandleMailslot(in)
+	case delivered:
+		r.a.M.Delivered.Add(1)
+	case len(sinks) == 0:
+		r.a.M.NoSlot.Add(1)
+		r.a.drops.note("no slot accepts remote messages for this name", in.Src.Addr())
+	}
+}
+
+// Delivery is one message for a local slot.
+type Delivery struct {
+	Path   string
+	Source string         // the sender's NetBIOS name, without padding or suffix
+	Addr   netip.AddrPort // the sender's address
+	Data   []byte
+}
+
+// sink is one local slot's registration: a bounded queue.
+type sink struct {
+	path string
+	nets []netip.Prefix
+	ch   chan Delivery
+	r    *Router
+}
+
+// accept queues in if the slot takes messages from its source; a full
+// queue drops it (counted), never blocking the receive path.
+func (s *sink) accept(in *Inbound) bool {
+	if len(s.nets) > 0 && !inNetworks(s.nets, in.Src.Addr()) {
+		s.r.a.M.Refused.Add(1)
+		return false
+	}
+	d := Delivery{Path: in.Path, Source: in.Source.Base(), Addr: in.Src, Data: append([]byte(nil), in.Data...)}
+	select {
+	case s.ch <- d:
+		return true
+	default:
+		s.r.a.M.QueueFull.Add(1)
+		s.r.a.drops.note("slot queue full", in.Src.Addr())
+		return false
+	}
+}
+
+// Subscription receives the network messages for one mailslot path, as a
+// slot registered through the agent socket does.
+type Subscription struct {
+	C <-chan Delivery
+	s *sink
+}
+
+// Subscribe registers a receiver for path, accepting only sources in nets
+// (empty = any). It fails when MaxRegistrations are in use.
+func (r *Router) Subscribe(path string, nets []netip.Prefix) (*Subscription, error) {
+	s := &sink{path: pathKey(path), nets: nets, ch: make(chan Delivery, DefaultDeliveryQueue), r: r}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, l := range r.slots {
+		n += len(l)
+	}
+	if n >= MaxRegistrations {
+		return nil, errTooMany
+	}
+	r.slots[s.path] = append(r.slots[s.path], s)
+	return &Subscription{C: s.ch, s: s}, nil
+}
+
+// Close removes the subscription.
+func (sub *Subscription) Close() {
+	r := sub.s.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	l := r.slots[sub.s.path]
+	for i, s := range l {
+		if s == sub.s {
+			l = append(l[:i], l[i+1:]...)
+			break
+		}
+	}
+	if len(l) == 0 {
+		delete(r.slots, sub.s.path)
+	} else {
+		r.slots[sub.s.path] = l
+	}
+}
