@@ -42,13 +42,13 @@ network_demo() {
 	until ip netns exec $a "$ms" lookup BRAVO >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 150 ] || { echo "BRAVO never resolved" >&2; exit 1; }; sleep 0.2; done
 	echo "== on ALPHA: mailslot lookup BRAVO"
 	ip netns exec $a "$ms" lookup BRAVO
-	echo "== on BRAVO: mailslot listen --allow-remote --json '\\\\.\\mailslot\\demo\\inbox'"
+	printf '%s\n' '== on BRAVO: mailslot listen --allow-remote --json --count 2 \\.\mailslot\demo\inbox'
 	ip netns exec $b "$ms" listen --allow-remote --json --count 2 '\\.\mailslot\demo\inbox' &
 	listener=$!
 	sleep 0.5
-	echo "== on ALPHA: mailslot send '\\\\BRAVO\\mailslot\\demo\\inbox' ..."
+	printf '%s\n' '== on ALPHA: mailslot send \\BRAVO\mailslot\demo\inbox hello from ALPHA'
 	ip netns exec $a "$ms" send '\\BRAVO\mailslot\demo\inbox' hello from ALPHA
-	echo "== on ALPHA: mailslot send '\\\\*\\mailslot\\demo\\inbox' ... (broadcast to the workgroup)"
+	printf '%s\n' '== on ALPHA: mailslot send \\*\mailslot\demo\inbox hello everyone   (broadcast to the workgroup)'
 	ip netns exec $a "$ms" send '\\*\mailslot\demo\inbox' hello everyone
 	wait $listener
 	echo "== on BRAVO: mailslot names"

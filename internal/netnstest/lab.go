@@ -229,7 +229,7 @@ func (l *Lab) Close() {
 	}
 	if l.t.Failed() {
 		for _, p := range procs {
-			l.t.Logf("--- output of %s (%s), last 4 KiB:\n%s", p.name, p.state(), tail(p.Output(), 4096))
+			l.t.Logf("--- output of %s (%s), last 4 KiB:\n%s", p.name, p.state(), Tail(p.Output(), 4096))
 		}
 	}
 	// Hosts before the bridge namespace, so no veth end is left half-moved.
@@ -290,7 +290,8 @@ func pidAlive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-func tail(s string, n int) string {
+// Tail returns the last n bytes of s, marked as cut when it was longer.
+func Tail(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

@@ -102,10 +102,10 @@ func (p *Proc) WaitOutput(re string, timeout time.Duration) (string, error) {
 			if m := rx.FindString(p.Output()); m != "" {
 				return m, nil
 			}
-			return "", fmt.Errorf("%s exited (%v) before printing %q; output:\n%s", p.name, err, re, tail(p.Output(), 2048))
+			return "", fmt.Errorf("%s exited (%v) before printing %q; output:\n%s", p.name, err, re, Tail(p.Output(), 2048))
 		}
 		if time.Now().After(deadline) {
-			return "", fmt.Errorf("%s did not print %q within %v; output:\n%s", p.name, re, timeout, tail(p.Output(), 2048))
+			return "", fmt.Errorf("%s did not print %q within %v; output:\n%s", p.name, re, timeout, Tail(p.Output(), 2048))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

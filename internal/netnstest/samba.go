@@ -92,7 +92,7 @@ func (n *Nmbd) WaitNames(from *Host, timeout time.Duration) error {
 			return nil
 		}
 		if ok, perr := n.Exited(); ok {
-			return fmt.Errorf("nmbd exited (%v):\n%s", perr, tail(n.Output(), 2048))
+			return fmt.Errorf("nmbd exited (%v):\n%s", perr, Tail(n.Output(), 2048))
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("nmbd on %s did not answer for %s<00> within %v: %s", n.Host, n.Name, timeout, out)

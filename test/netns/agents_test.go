@@ -1,11 +1,15 @@
 package netns
 
 import (
+	"context"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -25,9 +29,9 @@ func TestAgents(t *testing.T) {
 	alpha, bravo, charlie, peer := lab.AddHost("alpha"), lab.AddHost("bravo"), lab.AddHost("charlie"), lab.AddHost("peer")
 	capture := lab.Capture()
 	agents := map[string]*agent{
-		"ALPHA":   startAgent(t, alpha, "ALPHA"),
-		"BRAVO":   startAgent(t, bravo, "BRAVO"),
-		"CHARLIE": startAgent(t, charlie, "CHARLIE"),
+		"ALPHA":   startAgent(t, alpha, "ALPHA", "--metrics", metricsAddr),
+		"BRAVO":   startAgent(t, bravo, "BRAVO", "--metrics", metricsAddr),
+		"CHARLIE": startAgent(t, charlie, "CHARLIE", "--metrics", metricsAddr),
 	}
 	waitName(t, peer, "ALPHA", alpha.Addr)
 	waitName(t, peer, "BRAVO", bravo.Addr)
@@ -73,7 +77,7 @@ func TestAgents(t *testing.T) {
 		inbox.expectOnce("after the refused one", "ALPHA", alpha.Addr)
 		private.expectNone("not for you")
 		after := agentCounters(t, bravo)
-		if k := increased(before, after, `(?i)drop|refus|reject|denied|not.?allow`); k == "" {
+		if k := increased(before, after, `(?i)no_slot|not_allowed|no_remote`); k == "" {
 			t.Errorf("no drop counter of BRAVO's agent went up for the refused delivery\nbefore: %v\nafter:  %v", before, after)
 		} else {
 			t.Logf("drop counted in %s", k)
@@ -252,33 +256,47 @@ func sameFold(got, want []string) bool {
 	return true
 }
 
-// agentCounters flattens the numbers of `mailslot names --json` on h into
-// path → value.
+// metricsAddr is where every test agent serves its Prometheus metrics,
+// inside its own namespace.
+const metricsAddr = "127.0.0.1:9137"
+
+// agentCounters reads the agent's metrics in h (Prometheus text format)
+// into name → value. The HTTP connection is dialled from inside h.
 func agentCounters(t *testing.T, h *netnstest.Host) map[string]float64 {
 	t.Helper()
-	r := mustMS(t, h, "names", "--json")
-	var v any
-	if err := json.Unmarshal([]byte(r.stdout), &v); err != nil {
-		t.Fatalf("names --json is not JSON: %v\n%s", err, r.stdout)
+	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		var c net.Conn
+		err := h.Do(func() (err error) {
+			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+			return err
+		})
+		return c, err
+	}}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: cmdTimeout}
+	resp, err := client.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("metrics of %s: %v", h, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("metrics of %s: %v %s", h, err, resp.Status)
 	}
 	out := map[string]float64{}
-	flatten(v, "", out)
-	return out
-}
-
-func flatten(v any, path string, out map[string]float64) {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			flatten(e, path+"."+k, out)
+	for _, line := range netnstest.Lines(string(body)) {
+		f := strings.Fields(line)
+		if len(f) != 2 || strings.HasPrefix(line, "#") {
+			continue
 		}
-	case []any:
-		for i, e := range x {
-			flatten(e, fmt.Sprintf("%s[%d]", path, i), out)
+		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
+			out[f[0]] = v
 		}
-	case float64:
-		out[path] = x
 	}
+	if len(out) == 0 {
+		t.Fatalf("metrics of %s: no counters in\n%s", h, body)
+	}
+	return out
 }
 
 // increased returns a key matching re whose value went up, or "".

@@ -223,36 +223,15 @@ func perSecond(r recvResult) float64 {
 	return float64(r.Received) / r.Seconds
 }
 
-// cpuTicks returns utime+stime of pid in clock ticks (/proc/PID/stat).
 func cpuTicks(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	// The command name may hold spaces: fields start after the last ')'.
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	u, _ := strconv.ParseInt(f[11], 10, 64) // field 14, utime
-	k, _ := strconv.ParseInt(f[12], 10, 64) // field 15, stime
-	return u + k
+	t, _ := netnstest.CPUTicks(pid)
+	return t
 }
 
 // ticksMs converts clock ticks (USER_HZ, 100 on Linux) to milliseconds.
 func ticksMs(t int64) float64 { return float64(t) * 10 }
 
-// rssKiB returns VmRSS of pid.
-func rssKiB(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
-			return strconv.Atoi(strings.Fields(l)[1])
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS for %d", pid)
-}
+func rssKiB(pid int) (int, error) { return netnstest.StatusKiB(pid, "VmRSS") }
 
 func systemInfo() string {
 	var kernel string

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"slices"
 	"time"
+
+	"github.com/mailslot/mailslot/internal/netnstest"
 )
 
 // A role is one side of a measurement. The orchestrator runs each role as
@@ -246,13 +248,17 @@ func percentiles(d []time.Duration) pingResult {
 	return pingResult{N: len(d), P50: at(0.5), P90: at(0.9), P99: at(0.99)}
 }
 
-// flood sends garbage to UDP 137 and 138 of a host as fast as it can:
-// random bytes, and datagrams whose headers are valid and whose bodies are
-// not (they get further into the decoders).
+// flood sends garbage to UDP 137 and 138 of a host as fast as it can
+// (netnstest.Flood).
 func flood(fs *flag.FlagSet, args []string) (any, error) {
 	to := fs.String("to", "", "target ip")
 	count := fs.Int("count", 100000, "datagrams in all (half to each port)")
+	rate := fs.Float64("rate", 0, "datagrams per second (0 = as fast as possible)")
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	target, err := netip.ParseAddr(*to)
+	if err != nil {
 		return nil, err
 	}
 	pc, err := net.ListenPacket("udp4", ":0")
@@ -260,34 +266,10 @@ func flood(fs *flag.FlagSet, args []string) (any, error) {
 		return nil, err
 	}
 	defer pc.Close()
-	ip := net.ParseIP(*to)
-	dsts := []*net.UDPAddr{{IP: ip, Port: 137}, {IP: ip, Port: 138}}
-	rng := rand.New(rand.NewPCG(1, 2))
-	buf := make([]byte, 1500)
-	r := sendResult{}
 	ready()
 	start := time.Now()
-	for i := 0; i < *count; i++ {
-		n := 1 + rng.IntN(600)
-		for j := range buf[:n] {
-			buf[j] = byte(rng.Uint32())
-		}
-		if i%4 == 0 && n > 14 {
-			// Plausible headers: a DIRECT_UNIQUE datagram / a name query.
-			if i%8 == 0 {
-				copy(buf, []byte{0x10, 0x02})
-			} else {
-				copy(buf[2:], []byte{0x01, 0x10, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00})
-			}
-		}
-		if _, err := pc.WriteTo(buf[:n], dsts[i%2]); err != nil {
-			r.Errors++
-			continue
-		}
-		r.Sent++
-	}
-	r.Seconds = time.Since(start).Seconds()
-	return r, nil
+	n, err := netnstest.Flood(pc, target, *count, *rate, 1)
+	return sendResult{Sent: n, Errors: *count - n, Seconds: time.Since(start).Seconds()}, err
 }
 
 // runRole runs the named role and prints its result as one JSON line.
