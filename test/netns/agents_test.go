@@ -169,7 +169,7 @@ func countPrefix(l *listener, prefix string) int {
 // decode cleanly, and the remote write and the registrations carry the
 // fields Windows and Samba expect.
 func checkAgentsWire(t *testing.T, file string, alpha, bravo, charlie *netnstest.Host) {
-	ours := fmt.Sprintf("ip.src in {%s %s %s}", alpha.Addr, bravo.Addr, charlie.Addr)
+	ours := fmt.Sprintf("ip.src in {%s, %s, %s}", alpha.Addr, bravo.Addr, charlie.Addr)
 	probs, err := netnstest.Problems(file, ours)
 	if err != nil {
 		t.Fatal(err)

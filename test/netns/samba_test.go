@@ -2,6 +2,7 @@ package netns
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"regexp"
 	"strings"
@@ -22,6 +23,7 @@ func TestSambaPeers(t *testing.T) {
 	netnstest.Tool(t, "nmbd", "nmblookup", "nbtscan")
 	lab := netnstest.New(t)
 	smb, delta, peer := lab.AddHost("smb"), lab.AddHost("delta"), lab.AddHost("peer")
+	capture := lab.Capture()
 	nmbd := netnstest.StartNmbd(smb, netnstest.NmbdConfig{Name: "SAMBASRV", Workgroup: workgroup})
 	startAgent(t, delta, "DELTA")
 	if err := nmbd.WaitNames(peer, startTimeout); err != nil {
@@ -168,6 +170,41 @@ func TestSambaPeers(t *testing.T) {
 		}
 		if ok, err := nmbd.Exited(); ok {
 			t.Errorf("nmbd exited: %v", err)
+		}
+		// Stopping the agent that lost the name must not release it:
+		// the name is nmbd's.
+		if err := impostor.Stop(cmdTimeout); err != nil {
+			t.Errorf("agent did not stop cleanly: %v", err)
+		}
+	})
+
+	if err := capture.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("Wire", func(t *testing.T) {
+		ours := fmt.Sprintf("ip.src in {%s, %s}", delta.Addr, peer.Addr)
+		probs, err := netnstest.Problems(capture.File, ours)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(probs) > 0 {
+			t.Errorf("tshark finds malformed packets or expert warnings in our traffic:\n%s", strings.Join(probs, "\n"))
+		}
+		rows, err := netnstest.Fields(capture.File, fmt.Sprintf(`nbns.flags.opcode == 6 && ip.src == %s && nbns.name matches "^SAMBASRV<00>"`, peer.Addr), "frame.number")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) > 0 {
+			t.Errorf("the agent that lost SAMBASRV<00> to nmbd released it anyway (frames %q)", rows)
+		}
+		// Our node status answer, as nbtscan and nmblookup -A got it.
+		rows, err = netnstest.Fields(capture.File, fmt.Sprintf(`nbns.flags.response == 1 && nbns.type == 33 && ip.src == %s`, delta.Addr),
+			"nbns.flags", "nbns.ttl", "nbns.number_of_names")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) == 0 || !sameFold(rows[0], []string{"0x8400", "0", "2"}) {
+			t.Errorf("node status responses from DELTA: %q, want flags 0x8400, TTL 0, 2 names", rows)
 		}
 	})
 }
