@@ -178,6 +178,31 @@ func TestSambaPeers(t *testing.T) {
 		}
 	})
 
+	t.Run("BesideNmbd", func(t *testing.T) {
+		// On the host where nmbd owns 137 and 138 the agent refuses to
+		// start, in one clear line, rather than share (and steal) nmbd's
+		// traffic (samba-coexistence.md §1).
+		a := startAgent(t, smb, "SIDECAR")
+		if err := a.Wait(cmdTimeout); err == nil {
+			t.Fatalf("the agent started beside nmbd:\n%s", a.Output())
+		} else if ok, _ := a.Exited(); !ok {
+			t.Fatalf("the agent neither started nor exited: %v", err)
+		}
+		out := strings.TrimSpace(a.Output())
+		t.Logf("agent beside nmbd: %s", out)
+		if !regexp.MustCompile(`(?i)nmbd|samba|in use`).MatchString(out) {
+			t.Errorf("the agent does not say why it cannot start beside nmbd:\n%s", out)
+		}
+		if n := len(netnstest.Lines(out)); n > 3 {
+			t.Errorf("the agent explains in %d lines, want one:\n%s", n, out)
+		}
+		// nmbd still answers for its names.
+		out, err := peer.Run(cmdTimeout, "nmblookup", "-B", peer.Broadcast.String(), "SAMBASRV")
+		if err != nil || !strings.Contains(out, smb.Addr.String()+" SAMBASRV<00>") {
+			t.Errorf("after the agent tried to start beside it, nmbd does not answer: %v\n%s", err, out)
+		}
+	})
+
 	if err := capture.Stop(); err != nil {
 		t.Fatal(err)
 	}
