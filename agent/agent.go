@@ -117,7 +117,6 @@ type Agent struct {
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
-	regs    int
 }
 
 // DefaultName returns the host's default NetBIOS name.

@@ -161,25 +161,13 @@ func (d *dgramService) send(t *target, path string, data []byte) error {
 			return nil
 		}
 	}
-	m := dgram.Message{Group: t.group, ID: uint16(d.id.Add(1)), SourcePort: transport.DatagramPort, Source: a.host, Dest: t.dest,
-		Mailslot: smbmail.Prefix + path, Data: data}
+	if !t.group {
+		return d.sendBatch(t, path, [][]byte{data})
+	}
+	m := d.message(t, path, data)
+	ifs := a.tr.Interfaces()
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
-	ifs := a.tr.Interfaces()
-	if !t.group {
-		i, ok := transport.Route(ifs, t.addr)
-		if !ok {
-			return errors.New("no network interface is up")
-		}
-		m.SourceIP = i.IP()
-		b, err := m.Append((*buf)[:0], a.cfg.Style)
-		if err != nil {
-			return err
-		}
-		*buf = b
-		a.M.Sent.Add(1)
-		return a.tr.WriteTo(b, transport.DatagramPort, i.Index, netip.AddrPortFrom(t.addr, transport.DatagramPort))
-	}
 	var firstErr error
 	for _, i := range ifs {
 		m.SourceIP = i.IP()
@@ -195,6 +183,63 @@ func (d *dgramService) send(t *target, path string, data []byte) error {
 	a.M.Sent.Add(1)
 	return firstErr
 }
+
+func (d *dgramService) message(t *target, path string, data []byte) dgram.Message {
+	return dgram.Message{Group: t.group, ID: uint16(d.id.Add(1)), SourcePort: transport.DatagramPort, Source: d.a.host, Dest: t.dest,
+		Mailslot: smbmail.Prefix + path, Data: data}
+}
+
+// sendBatch sends several messages to one target: for a unique name on
+// another host, with one sendmmsg when the transport can.
+func (d *dgramService) sendBatch(t *target, path string, msgs [][]byte) error {
+	a := d.a
+	if t.group || t.self {
+		var firstErr error
+		for _, p := range msgs {
+			if err := d.send(t, path, p); err != nil && firstErr == nil {
+				firstErr = err
+			}
+		}
+		return firstErr
+	}
+	i, ok := transport.Route(a.tr.Interfaces(), t.addr)
+	if !ok {
+		return errors.New("no network interface is up")
+	}
+	bufs := batchPool.Get().(*[][]byte)
+	defer batchPool.Put(bufs)
+	out := (*bufs)[:0]
+	for k, p := range msgs {
+		if len(p) > t.max {
+			return fmt.Errorf("%d bytes exceed the %d-byte limit for %s", len(p), t.max, t.display)
+		}
+		m := d.message(t, path, p)
+		m.SourceIP = i.IP()
+		var scratch []byte
+		if k < cap(out) {
+			scratch = out[:k+1][k][:0]
+		}
+		b, err := m.Append(scratch, a.cfg.Style)
+		if err != nil {
+			return err
+		}
+		out = append(out, b)
+	}
+	*bufs = out
+	dst := netip.AddrPortFrom(t.addr, transport.DatagramPort)
+	a.M.Sent.Add(uint64(len(out)))
+	if bw, ok := a.tr.(transport.BatchWriter); ok {
+		return bw.WriteBatch(out, transport.DatagramPort, i.Index, dst)
+	}
+	for _, b := range out {
+		if err := a.tr.WriteTo(b, transport.DatagramPort, i.Index, dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var batchPool = sync.Pool{New: func() any { b := make([][]byte, 0, 32); return &b }}
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 640); return &b }}
 

@@ -122,6 +122,11 @@ func (a *Agent) serveClient(ctx context.Context, cl *client) {
 
 // serveSlot registers a slot and forwards its deliveries until it hangs up.
 func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
+	if err := a.slotOwnedBy(f.Path, cl.cred.Pid); err != nil {
+		a.M.DeniedSenders.Add(1)
+		a.reply(cl, err, 0)
+		return
+	}
 	sub, err := a.router.Subscribe(f.Path, f.Networks)
 	if err != nil {
 		a.reply(cl, err, 0)
@@ -132,6 +137,10 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 		return
 	}
 	a.log.Debug("slot registered for remote messages", "path", f.Path, "uid", cl.cred.Uid, "networks", f.Networks)
+	rc, err := cl.c.SyscallConn()
+	if err != nil {
+		return
+	}
 	hup := make(chan struct{})
 	go func() {
 		// The slot never writes again: a read returns when it hangs up.
@@ -142,27 +151,69 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 			}
 		}
 	}()
-	out := agentproto.Frame{Op: agentproto.OpDeliver}
-	wb := make([]byte, 0, agentproto.MaxFrame)
+	// Deliveries are written in batches: whatever queued while the last
+	// batch was written goes out with one sendmmsg.
+	var (
+		bt     = newSeqBatch(1)
+		out    = agentproto.Frame{Op: agentproto.OpDeliver}
+		scr    = make([]byte, 0, ioBatch*agentproto.MaxFrame/4)
+		frames [][]byte
+	)
+	add := func(d Delivery) {
+		copy(out.FromName[:], padName(d.Source))
+		out.From, out.Data = d.Addr, d.Data
+		if !out.From.Addr().Is4() {
+			out.From = netip.AddrPortFrom(netip.IPv4Unspecified(), d.Addr.Port())
+		}
+		start := len(scr)
+		var err error
+		if scr, err = out.Append(scr); err == nil {
+			frames = append(frames, scr[start:len(scr):len(scr)])
+		}
+	}
 	for {
 		select {
 		case <-hup:
 			return
 		case d := <-sub.C:
-			copy(out.FromName[:], padName(d.Source))
-			out.From, out.Data = d.Addr, d.Data
-			if !out.From.Addr().Is4() {
-				out.From = netip.AddrPortFrom(netip.IPv4Unspecified(), d.Addr.Port())
+			scr, frames = scr[:0], frames[:0]
+			add(d)
+		more:
+			for len(frames) < ioBatch {
+				select {
+				case d := <-sub.C:
+					add(d)
+				default:
+					break more
+				}
 			}
-			b, err := out.Append(wb[:0])
-			if err != nil {
-				continue
-			}
-			if _, err := cl.c.Write(b); err != nil {
+			if err := bt.send(rc, frames); err != nil {
 				return
 			}
 		}
 	}
+}
+
+// slotOwnedBy checks that the local slot \\.\mailslot\path exists and was
+// created by process pid, so that no local user can register for, and
+// read, the network messages of another user's slot. The kernel reports
+// the creator of the slot's listening socket (SO_PEERCRED on a connection
+// to it); the probe connection is closed at once.
+func (a *Agent) slotOwnedBy(path string, pid int32) error {
+	d := net.Dialer{Timeout: time.Second}
+	c, err := d.Dial("unixpacket", agentproto.SlotAddr(a.cfg.Namespace, path))
+	if err != nil {
+		return &Error{Code: winerr.ERROR_FILE_NOT_FOUND, Msg: "no local slot " + path + " to register"}
+	}
+	defer c.Close()
+	cred, err := agentproto.PeerCred(c.(*net.UnixConn))
+	if err != nil {
+		return err
+	}
+	if cred.Pid != pid {
+		return &Error{Code: winerr.ERROR_ACCESS_DENIED, Msg: "only the process that created slot " + path + " may register it for network messages"}
+	}
+	return nil
 }
 
 func padName(s string) []byte {
@@ -194,29 +245,56 @@ func (a *Agent) serveWriter(ctx context.Context, cl *client, f *agentproto.Frame
 		return
 	}
 	a.reply(cl, nil, t.MaxPayload())
+	rc, err := cl.c.SyscallConn()
+	if err != nil {
+		return
+	}
+	bt := newSeqBatch(agentproto.MaxFrame)
+	var msgs [][]byte
 	for {
-		if d := a.out.delay(cl.cred.Uid); d > 0 {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(d):
+		n, err := bt.recv(rc)
+		if err != nil {
+			return
+		}
+		msgs = msgs[:0]
+		for i := 0; i < n; i++ {
+			if bt.lens[i] == 0 {
+				a.flush(t, msgs)
+				return // hung up
 			}
+			w, err := agentproto.Decode(bt.bufs[i][:bt.lens[i]])
+			if err != nil || w.Op != agentproto.OpWrite {
+				a.flush(t, msgs)
+				return
+			}
+			if len(w.Data) > t.MaxPayload() {
+				a.M.Oversize.Add(1)
+				continue
+			}
+			if d := a.out.delay(cl.cred.Uid); d > 0 {
+				// Over the user's rate: send what is due, then wait. The
+				// socket fills meanwhile and the writer's own timeout applies.
+				a.flush(t, msgs)
+				msgs = msgs[:0]
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(d):
+				}
+			}
+			msgs = append(msgs, w.Data)
 		}
-		n, err := cl.c.Read(buf)
-		if err != nil || n == 0 {
-			return
-		}
-		w, err := agentproto.Decode(buf[:n])
-		if err != nil || w.Op != agentproto.OpWrite {
-			return
-		}
-		if len(w.Data) > t.MaxPayload() {
-			a.M.Oversize.Add(1)
-			continue
-		}
-		if err := a.Write(t, w.Data); err != nil {
-			a.drops.note("send failed", netip.Addr{})
-		}
+		a.flush(t, msgs)
+	}
+}
+
+// flush sends a batch of messages from one writer.
+func (a *Agent) flush(t *Target, msgs [][]byte) {
+	if len(msgs) == 0 {
+		return
+	}
+	if err := a.dgram.sendBatch(&t.t, t.path, msgs); err != nil {
+		a.drops.note("send failed", netip.Addr{})
 	}
 }
 

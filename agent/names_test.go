@@ -271,3 +271,30 @@ func TestGroupNameUsesBroadcast(t *testing.T) {
 		}
 	})
 }
+
+func TestInterfacesThatComeLaterGetOurNames(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLAN(t)
+		defer l.stop()
+		l.add("ALPHA", 11)
+		time.Sleep(time.Second)
+		// A peer on another segment, which ALPHA joins later.
+		h := l.net.Host("LATE")
+		pi := h.AddInterface("lan2", netip.MustParsePrefix("198.51.100.50/24"))
+		p := &peer{t: t, h: h, i: pi}
+		idx := l.hosts["ALPHA"].AddInterface("lan2", netip.MustParsePrefix("198.51.100.11/24")).Index
+		time.Sleep(3 * time.Second)
+		p.drain()
+		p.send(40000, netip.MustParseAddr("198.51.100.255"), 137, nbns.NameQuery(5, netbios.MustNew("ALPHA", 0), true))
+		got := p.answers()
+		if len(got) != 1 || got[0].Answers[0].Addresses[0].IP != netip.MustParseAddr("198.51.100.11") {
+			t.Fatalf("answers on the new interface: %+v", got)
+		}
+		l.hosts["ALPHA"].RemoveInterface(idx)
+		time.Sleep(3 * time.Second)
+		p.send(40000, netip.MustParseAddr("198.51.100.255"), 137, nbns.NameQuery(6, netbios.MustNew("ALPHA", 0), true))
+		if got := p.answers(); len(got) != 0 {
+			t.Fatalf("answered on a removed interface: %+v", got)
+		}
+	})
+}

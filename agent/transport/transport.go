@@ -43,7 +43,8 @@ type Packet struct {
 // use.
 type Transport interface {
 	// Interfaces returns the interfaces currently served. The set may change
-	// while the transport runs (interfaces that come and go).
+	// while the transport runs (interfaces that come and go). The slice is
+	// shared: callers must not modify it.
 	Interfaces() []Interface
 	// WriteTo sends b from local port port (NamePort or DatagramPort) out of
 	// interface ifindex to dst.
@@ -83,4 +84,10 @@ func DirectedBroadcast(p netip.Prefix) netip.Addr {
 	}
 	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3]) | host
 	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+// BatchWriter is implemented by transports that send several datagrams to
+// one destination with one system call (sendmmsg).
+type BatchWriter interface {
+	WriteBatch(bufs [][]byte, port uint16, ifindex int, dst netip.AddrPort) error
 }

@@ -29,6 +29,7 @@ type UDP struct {
 	ch      chan *Packet
 	mu      sync.Mutex
 	ifs     map[int]*udpIface
+	snap    atomic.Pointer[[]Interface] // Interfaces(), rebuilt on change
 	closed  bool
 	done    chan struct{}
 	wg      sync.WaitGroup
@@ -164,6 +165,7 @@ func (u *UDP) rescan(first bool) error {
 			go u.read(ui, k)
 		}
 	}
+	u.snapshotLocked()
 	return errors.Join(errs...)
 }
 
@@ -266,16 +268,23 @@ func (u *UDP) read(ui *udpIface, k int) {
 	}
 }
 
-// Interfaces implements Transport.
+// Interfaces implements Transport. It is on the hot path (every datagram
+// sent or received), so it returns a snapshot rebuilt only when interfaces
+// change; callers must not modify it.
 func (u *UDP) Interfaces() []Interface {
-	u.mu.Lock()
-	defer u.mu.Unlock()
+	if p := u.snap.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (u *UDP) snapshotLocked() {
 	out := make([]Interface, 0, len(u.ifs))
 	for _, ui := range u.ifs {
 		out = append(out, ui.Interface)
 	}
 	slices.SortFunc(out, func(a, b Interface) int { return a.Index - b.Index })
-	return out
+	u.snap.Store(&out)
 }
 
 // WriteTo implements Transport.
@@ -292,6 +301,34 @@ func (u *UDP) WriteTo(b []byte, port uint16, ifindex int, dst netip.AddrPort) er
 	}
 	_, err := ui.conns[k].(*net.UDPConn).WriteToUDPAddrPort(b, dst)
 	return err
+}
+
+// WriteBatch implements BatchWriter with sendmmsg.
+func (u *UDP) WriteBatch(bufs [][]byte, port uint16, ifindex int, dst netip.AddrPort) error {
+	u.mu.Lock()
+	ui := u.ifs[ifindex]
+	u.mu.Unlock()
+	if ui == nil {
+		return ErrNoInterface
+	}
+	k := 0
+	if port == DatagramPort {
+		k = 1
+	}
+	addr := net.UDPAddrFromAddrPort(dst)
+	var msgs [batch]ipv4.Message
+	for len(bufs) > 0 {
+		n := min(len(bufs), batch)
+		for i := 0; i < n; i++ {
+			msgs[i] = ipv4.Message{Buffers: bufs[i : i+1], Addr: addr}
+		}
+		sent, err := ui.socks[k].WriteBatch(msgs[:n], 0)
+		if err != nil {
+			return err
+		}
+		bufs = bufs[sent:]
+	}
+	return nil
 }
 
 // Packets implements Transport.

@@ -32,6 +32,10 @@ var netCommands = []command{
 	{"names", "[--json]", "show the agent's own names and their state", runNames},
 }
 
+// agentConfigEnv names an optional config file read when --config is not
+// given (the systemd unit sets it); a missing file is not an error.
+const agentConfigEnv = "MAILSLOT_AGENT_CONFIG"
+
 // listFlag collects a repeatable string flag.
 type listFlag []string
 
@@ -108,6 +112,11 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	runAs := fs.String("user", "", "drop privileges to this user after binding (default: nobody when started as root; \"root\" keeps them)")
 	if cfg := findConfig(args); cfg != "" {
 		if err := configFromFile(fs, cfg); err != nil {
+			return usageError{err}
+		}
+	} else if cfg := os.Getenv(agentConfigEnv); cfg != "" {
+		// The service's default file is optional.
+		if err := configFromFile(fs, cfg); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return usageError{err}
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"os"
 	"regexp"
+	"strings"
+	"unicode"
 )
 
 // NamespaceEnv selects an isolated mailslot namespace; the agent socket
@@ -33,3 +35,13 @@ func Namespace(ns string) string {
 // Addr is the agent's abstract socket address for namespace ns ("" = the
 // environment's), with Go's leading '@' for the abstract namespace.
 func Addr(ns string) string { return "@mailslot/" + Namespace(ns) + "/agent" }
+
+// SlotAddr is the abstract address of the local slot \\.\mailslot\path in
+// namespace ns, as the root package binds it: the namespace prefix and the
+// first 16 bytes of the SHA-256 of the case-folded name, in hex. The agent
+// uses it to check that a process registering for a path owns that slot.
+func SlotAddr(ns, path string) string {
+	key := `.\` + strings.Map(unicode.ToUpper, strings.ReplaceAll(path, "/", `\`))
+	h := sha256.Sum256([]byte(key))
+	return "@mailslot/" + Namespace(ns) + "/" + hex.EncodeToString(h[:16])
+}
