@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mailslot/mailslot"
+	"github.com/mailslot/mailslot/winerr"
 )
 
 func wantErr(t *testing.T, err, target error, code mailslot.Errno) {
@@ -30,20 +31,20 @@ func TestConformance(t *testing.T) {
 		s := mustCreate(t, uniqueName(t), nil)
 		s.Close()
 		_, err := s.Info()
-		wantErr(t, err, net.ErrClosed, mailslot.ERROR_INVALID_HANDLE)
+		wantErr(t, err, net.ErrClosed, winerr.ERROR_INVALID_HANDLE)
 	})
 	t.Run("§4.2 open with no server fails with ERROR_FILE_NOT_FOUND", func(t *testing.T) {
 		_, err := mailslot.Open(uniqueName(t))
-		wantErr(t, err, mailslot.ErrNotFound, mailslot.ERROR_FILE_NOT_FOUND)
+		wantErr(t, err, mailslot.ErrNotFound, winerr.ERROR_FILE_NOT_FOUND)
 	})
 	t.Run("§4.3 create 'blah' fails with ERROR_INVALID_NAME", func(t *testing.T) {
 		_, err := mailslot.Create("blah", nil)
-		wantErr(t, err, mailslot.ErrInvalidName, mailslot.ERROR_INVALID_NAME)
+		wantErr(t, err, mailslot.ErrInvalidName, winerr.ERROR_INVALID_NAME)
 	})
 	t.Run("§4.4 create with no name fails", func(t *testing.T) {
 		// Go has no NULL string; the empty name is the closest input.
 		_, err := mailslot.Create("", nil)
-		wantErr(t, err, mailslot.ErrInvalidName, mailslot.ERROR_INVALID_NAME)
+		wantErr(t, err, mailslot.ErrInvalidName, winerr.ERROR_INVALID_NAME)
 	})
 	t.Run("§4.5-6 create with wait-forever reports it, empty queue, then close", func(t *testing.T) {
 		s, err := mailslot.Create(uniqueName(t), &mailslot.Config{ReadTimeout: mailslot.WaitForever})
@@ -72,7 +73,7 @@ func TestConformance(t *testing.T) {
 		if n != 0 {
 			t.Fatalf("n = %d", n)
 		}
-		wantErr(t, err, net.ErrClosed, mailslot.ERROR_INVALID_HANDLE)
+		wantErr(t, err, net.ErrClosed, winerr.ERROR_INVALID_HANDLE)
 	})
 
 	name := uniqueName(t)
@@ -82,11 +83,11 @@ func TestConformance(t *testing.T) {
 		if n != 0 {
 			t.Fatalf("n = %d", n)
 		}
-		wantErr(t, err, os.ErrDeadlineExceeded, mailslot.ERROR_SEM_TIMEOUT)
+		wantErr(t, err, os.ErrDeadlineExceeded, winerr.ERROR_SEM_TIMEOUT)
 	})
 	t.Run("§4.10 read of an empty slot times out", func(t *testing.T) {
 		_, err := slot.Read(make([]byte, 16))
-		wantErr(t, err, mailslot.ErrTimeout, mailslot.ERROR_SEM_TIMEOUT)
+		wantErr(t, err, mailslot.ErrTimeout, winerr.ERROR_SEM_TIMEOUT)
 	})
 	t.Run("§4.11 the server handle cannot write", func(t *testing.T) {
 		// Windows fails WriteFile(hSlot) with ERROR_ACCESS_DENIED; here the
@@ -102,7 +103,7 @@ func TestConformance(t *testing.T) {
 	w := mustOpen(t, name)
 	t.Run("§4.16 with a client open, reads still time out", func(t *testing.T) {
 		_, err := slot.Read(make([]byte, 8))
-		wantErr(t, err, mailslot.ErrTimeout, mailslot.ERROR_SEM_TIMEOUT)
+		wantErr(t, err, mailslot.ErrTimeout, winerr.ERROR_SEM_TIMEOUT)
 	})
 	t.Run("§4.17 §4.19 a client cannot read", func(t *testing.T) {
 		if _, ok := any(w).(io.Reader); ok {
@@ -119,7 +120,7 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("§4.22 then the slot is empty again", func(t *testing.T) {
 		_, err := slot.Read(make([]byte, 16))
-		wantErr(t, err, mailslot.ErrTimeout, mailslot.ERROR_SEM_TIMEOUT)
+		wantErr(t, err, mailslot.ErrTimeout, winerr.ERROR_SEM_TIMEOUT)
 	})
 	t.Run("§4.23 more clients may open", func(t *testing.T) {
 		for i := 0; i < 3; i++ {
@@ -128,7 +129,7 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("§4.24 create of a live name fails", func(t *testing.T) {
 		_, err := mailslot.Create(name, nil)
-		wantErr(t, err, mailslot.ErrExists, mailslot.ERROR_ALREADY_EXISTS)
+		wantErr(t, err, mailslot.ErrExists, winerr.ERROR_ALREADY_EXISTS)
 		if !errors.Is(err, os.ErrExist) {
 			t.Fatal("not os.ErrExist")
 		}
@@ -149,7 +150,7 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("§4.30 read times out", func(t *testing.T) {
 		_, err := slot.Read(make([]byte, 16))
-		wantErr(t, err, mailslot.ErrTimeout, mailslot.ERROR_SEM_TIMEOUT)
+		wantErr(t, err, mailslot.ErrTimeout, winerr.ERROR_SEM_TIMEOUT)
 	})
 	t.Run("§4.31-38 counts and sizes with two writers and an empty message", func(t *testing.T) {
 		check := func(step string, next, count int) {
@@ -177,7 +178,7 @@ func TestConformance(t *testing.T) {
 			check(step.label, step.next, step.count)
 		}
 		_, err := slot.Read(buf)
-		wantErr(t, err, mailslot.ErrTimeout, mailslot.ERROR_SEM_TIMEOUT) // §4.38
+		wantErr(t, err, mailslot.ErrTimeout, winerr.ERROR_SEM_TIMEOUT) // §4.38
 	})
 	t.Run("§4.39-40 a short read fails and keeps the message", func(t *testing.T) {
 		mustWrite(t, w, "xy")
@@ -185,7 +186,7 @@ func TestConformance(t *testing.T) {
 		if n != 0 {
 			t.Fatalf("n = %d", n)
 		}
-		wantErr(t, err, mailslot.ErrBufferTooSmall, mailslot.ERROR_INSUFFICIENT_BUFFER)
+		wantErr(t, err, mailslot.ErrBufferTooSmall, winerr.ERROR_INSUFFICIENT_BUFFER)
 		want := mailslot.Info{MaxMessageSize: 0, NextSize: 2, MessageCount: 1, ReadTimeout: 0}
 		if info := mustInfo(t, slot); info != want {
 			t.Fatalf("info %+v, want %+v", info, want)
@@ -213,7 +214,7 @@ func TestConformance(t *testing.T) {
 		s := mustCreate(t, uniqueName(t), &mailslot.Config{ReadTimeout: timeout})
 		start := time.Now()
 		_, err := s.Read(make([]byte, 16))
-		wantErr(t, err, mailslot.ErrTimeout, mailslot.ERROR_SEM_TIMEOUT)
+		wantErr(t, err, mailslot.ErrTimeout, winerr.ERROR_SEM_TIMEOUT)
 		if elapsed := time.Since(start); elapsed < timeout*9/10 {
 			t.Fatalf("timed out after %v, want at least %v", elapsed, timeout*9/10)
 		}
@@ -237,7 +238,12 @@ func TestConformance(t *testing.T) {
 		case <-time.After(50 * time.Millisecond): // §4.47: still pending
 		}
 		mustWrite(t, mustOpen(t, name), "data")
-		r := <-done
+		var r result
+		select {
+		case r = <-done:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the pending read did not complete")
+		}
 		if r.err != nil || r.n != 4 || string(buf[:4]) != "data" {
 			t.Fatalf("pending read = %d %q, %v", r.n, buf[:r.n], r.err)
 		}

@@ -2,6 +2,7 @@ package mailslot
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"net"
 	"os"
@@ -13,23 +14,6 @@ import (
 // Errno is a Win32 error code. Every error this package returns maps to one,
 // so code ported from Windows can keep its GetLastError logic; see Code.
 type Errno = winerr.Errno
-
-// Win32 error codes used by mailslots (winerror.h).
-const (
-	ERROR_FILE_NOT_FOUND      = winerr.ERROR_FILE_NOT_FOUND
-	ERROR_PATH_NOT_FOUND      = winerr.ERROR_PATH_NOT_FOUND
-	ERROR_ACCESS_DENIED       = winerr.ERROR_ACCESS_DENIED
-	ERROR_INVALID_HANDLE      = winerr.ERROR_INVALID_HANDLE
-	ERROR_GEN_FAILURE         = winerr.ERROR_GEN_FAILURE
-	ERROR_NOT_SUPPORTED       = winerr.ERROR_NOT_SUPPORTED
-	ERROR_BAD_NETPATH         = winerr.ERROR_BAD_NETPATH
-	ERROR_INVALID_PARAMETER   = winerr.ERROR_INVALID_PARAMETER
-	ERROR_SEM_TIMEOUT         = winerr.ERROR_SEM_TIMEOUT
-	ERROR_INSUFFICIENT_BUFFER = winerr.ERROR_INSUFFICIENT_BUFFER
-	ERROR_INVALID_NAME        = winerr.ERROR_INVALID_NAME
-	ERROR_ALREADY_EXISTS      = winerr.ERROR_ALREADY_EXISTS
-	ERROR_NOT_ENOUGH_QUOTA    = winerr.ERROR_NOT_ENOUGH_QUOTA
-)
 
 // Error is the type of this package's sentinel errors. It carries the Win32
 // code and unwraps to the portable Go error it corresponds to (fs.ErrExist,
@@ -47,7 +31,7 @@ func (e *Error) Win32Code() Errno { return e.Code }
 func (e *Error) Unwrap() error    { return e.base }
 
 // Timeout reports whether the error is a read timeout (net.Error style).
-func (e *Error) Timeout() bool { return e.Code == ERROR_SEM_TIMEOUT }
+func (e *Error) Timeout() bool { return e.Code == winerr.ERROR_SEM_TIMEOUT }
 
 func newError(code Errno, msg string, base error) *Error {
 	return &Error{Code: code, msg: msg, base: base}
@@ -55,20 +39,35 @@ func newError(code Errno, msg string, base error) *Error {
 
 // Sentinel errors. Test them with errors.Is.
 var (
-	ErrInvalidName      = newError(ERROR_INVALID_NAME, "invalid mailslot name", fs.ErrInvalid)
-	ErrInvalidParameter = newError(ERROR_INVALID_PARAMETER, "invalid parameter", fs.ErrInvalid)
-	ErrExists           = newError(ERROR_ALREADY_EXISTS, "mailslot already exists", fs.ErrExist)
-	ErrNotFound         = newError(ERROR_FILE_NOT_FOUND, "mailslot not found", fs.ErrNotExist)
-	ErrAccessDenied     = newError(ERROR_ACCESS_DENIED, "access denied", fs.ErrPermission)
-	ErrBufferTooSmall   = newError(ERROR_INSUFFICIENT_BUFFER, "buffer too small for the next message", nil)
-	ErrMessageTooLarge  = newError(ERROR_INVALID_PARAMETER, "message larger than the mailslot's maximum message size", nil)
-	ErrSlotFull         = newError(ERROR_NOT_ENOUGH_QUOTA, "mailslot queue is full", nil)
-	ErrTimeout          = newError(ERROR_SEM_TIMEOUT, "timeout waiting for a message", os.ErrDeadlineExceeded)
-	ErrNotSupported     = newError(ERROR_NOT_SUPPORTED, "not supported", errors.ErrUnsupported)
+	ErrInvalidName      = newError(winerr.ERROR_INVALID_NAME, "invalid mailslot name", fs.ErrInvalid)
+	ErrInvalidParameter = newError(winerr.ERROR_INVALID_PARAMETER, "invalid parameter", fs.ErrInvalid)
+	ErrExists           = newError(winerr.ERROR_ALREADY_EXISTS, "mailslot already exists", fs.ErrExist)
+	ErrNotFound         = newError(winerr.ERROR_FILE_NOT_FOUND, "mailslot not found", fs.ErrNotExist)
+	ErrAccessDenied     = newError(winerr.ERROR_ACCESS_DENIED, "access denied", fs.ErrPermission)
+	ErrBufferTooSmall   = newError(winerr.ERROR_INSUFFICIENT_BUFFER, "buffer too small for the next message", io.ErrShortBuffer)
+	ErrMessageTooLarge  = newError(winerr.ERROR_INVALID_PARAMETER, "message larger than the mailslot's maximum message size", nil)
+	ErrSlotFull         = newError(winerr.ERROR_NOT_ENOUGH_QUOTA, "mailslot queue is full", nil)
+	ErrTimeout          = newError(winerr.ERROR_SEM_TIMEOUT, "timeout waiting for a message", os.ErrDeadlineExceeded)
+	ErrNotSupported     = newError(winerr.ERROR_NOT_SUPPORTED, "not supported", errors.ErrUnsupported)
 	// ErrBadNetPath is what Windows returns for a network write that cannot be
 	// sent, e.g. a broadcast message over 424 bytes.
-	ErrBadNetPath = newError(ERROR_BAD_NETPATH, "network path not usable", nil)
+	ErrBadNetPath = newError(winerr.ERROR_BAD_NETPATH, "network path not usable", nil)
 )
+
+// fullTimeout is a write that found no room in the slot before its deadline.
+// It matches both ErrSlotFull (the Win32 view: ERROR_NOT_ENOUGH_QUOTA) and
+// os.ErrDeadlineExceeded (the net view), so either test works.
+type fullTimeout struct{ detail string }
+
+func (e *fullTimeout) Error() string {
+	if e.detail == "" {
+		return ErrSlotFull.msg
+	}
+	return ErrSlotFull.msg + ": " + e.detail
+}
+func (e *fullTimeout) Unwrap() []error  { return []error{ErrSlotFull, os.ErrDeadlineExceeded} }
+func (e *fullTimeout) Win32Code() Errno { return winerr.ERROR_NOT_ENOUGH_QUOTA }
+func (e *fullTimeout) Timeout() bool    { return true }
 
 // OpError is the error type returned by every operation. Like *net.OpError it
 // names the operation and the object (the mailslot) and wraps the cause.
@@ -101,30 +100,48 @@ func Code(err error) Errno {
 	if err == nil {
 		return 0
 	}
-	// The innermost carrier of a code wins; *OpError only forwards.
-	for e := err; e != nil; e = errors.Unwrap(e) {
-		if c, ok := e.(winerr.Coder); ok {
-			if _, forward := e.(*OpError); !forward {
-				return c.Win32Code()
-			}
-		}
+	if c, ok := carriedCode(err); ok {
+		return c
 	}
 	var errno syscall.Errno
 	switch {
 	case errors.Is(err, net.ErrClosed):
-		return ERROR_INVALID_HANDLE
+		return winerr.ERROR_INVALID_HANDLE
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return ERROR_SEM_TIMEOUT
+		return winerr.ERROR_SEM_TIMEOUT
 	case errors.Is(err, fs.ErrNotExist):
-		return ERROR_FILE_NOT_FOUND
+		return winerr.ERROR_FILE_NOT_FOUND
 	case errors.Is(err, fs.ErrPermission):
-		return ERROR_ACCESS_DENIED
+		return winerr.ERROR_ACCESS_DENIED
 	case errors.Is(err, fs.ErrExist):
-		return ERROR_ALREADY_EXISTS
+		return winerr.ERROR_ALREADY_EXISTS
 	case errors.As(err, &errno):
-		return ERROR_GEN_FAILURE
+		return winerr.ERROR_GEN_FAILURE
 	}
-	return ERROR_GEN_FAILURE
+	return winerr.ERROR_GEN_FAILURE
+}
+
+// carriedCode returns the code of the outermost error in err's tree that
+// carries one (*OpError only forwards), following both Unwrap forms.
+func carriedCode(err error) (Errno, bool) {
+	if c, ok := err.(winerr.Coder); ok {
+		if _, forward := err.(*OpError); !forward {
+			return c.Win32Code(), true
+		}
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		if e := u.Unwrap(); e != nil {
+			return carriedCode(e)
+		}
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if c, ok := carriedCode(e); ok {
+				return c, true
+			}
+		}
+	}
+	return 0, false
 }
 
 func opErr(op, name string, err error) error {

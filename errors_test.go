@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/mailslot/mailslot"
+	"github.com/mailslot/mailslot/winerr"
 )
 
 func TestErrorsMatchGoConventions(t *testing.T) {
@@ -42,7 +43,7 @@ func TestOpErrorNamesTheSlot(t *testing.T) {
 	if !errors.As(err, &op) || op.Op != "open" || !strings.Contains(err.Error(), name) {
 		t.Fatalf("%v", err)
 	}
-	if op.Win32Code() != mailslot.ERROR_FILE_NOT_FOUND || op.Timeout() {
+	if op.Win32Code() != winerr.ERROR_FILE_NOT_FOUND || op.Timeout() {
 		t.Fatalf("code %d timeout %v", op.Win32Code(), op.Timeout())
 	}
 	s := mustCreate(t, uniqueName(t), nil)

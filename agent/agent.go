@@ -43,6 +43,9 @@ const (
 	DefaultDeliveryQueue  = 1024 // messages queued per registered slot
 	MaxRegistrations      = 4096 // slots registered at once
 	MaxClients            = 1024 // local connections at once
+	// MaxClientsPerUser bounds one non-root user's connections, so that no
+	// local user can take every connection slot from the others.
+	MaxClientsPerUser = 128
 	// BroadcastLimit is Windows' limit on a broadcast write (ERROR_BAD_NETPATH
 	// above it).
 	BroadcastLimit = 424

@@ -106,7 +106,7 @@ func TestRegisterAndUniqueWrite(t *testing.T) {
 			t.Fatal(err)
 		}
 		d := recv(t, sub)
-		if string(d.Data) != "hello" || d.Source != "ALPHA" || d.Addr != netip.MustParseAddrPort("192.0.2.11:138") {
+		if string(d.Data) != "hello" || d.Source() != "ALPHA" || d.Addr != netip.MustParseAddrPort("192.0.2.11:138") {
 			t.Fatalf("got %+v", d)
 		}
 		none(t, sub)

@@ -15,8 +15,13 @@ import (
 	"github.com/mailslot/mailslot/wire/smbmail"
 )
 
+// datagramB builds a mailslot write of n bytes.
+func datagramB(t testing.TB, src netip.Addr, from, dest, slot string, n int) []byte {
+	return datagram(t, src, from, dest, false, slot, string(make([]byte, n)))
+}
+
 // datagram builds a mailslot write from src to dest.
-func datagram(t *testing.T, src netip.Addr, from, dest string, group bool, slot, text string) []byte {
+func datagram(t testing.TB, src netip.Addr, from, dest string, group bool, slot, text string) []byte {
 	t.Helper()
 	m := dgram.Message{Group: group, ID: uint16(rand.Uint32()), SourceIP: src, Source: netbios.MustNew(from, 0),
 		Dest: netbios.MustNew(dest, 0), Mailslot: smbmail.Prefix + slot, Data: []byte(text)}
@@ -247,7 +252,7 @@ func TestPerSourceRateLimit(t *testing.T) {
 		time.Sleep(time.Second)
 		noisy, quiet := 0, 0
 		for len(sub.C) > 0 {
-			if d := <-sub.C; d.Source == "ALPHA" {
+			if d := <-sub.C; d.Source() == "ALPHA" {
 				quiet++
 			} else {
 				noisy++

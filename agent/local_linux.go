@@ -44,9 +44,15 @@ func (a *Agent) serveLocal(ctx context.Context) {
 		}
 		cl := &client{c: c, cred: cred}
 		a.mu.Lock()
-		if len(a.clients) >= MaxClients {
+		perUser := 0
+		for o := range a.clients {
+			if o.cred.Uid == cred.Uid {
+				perUser++
+			}
+		}
+		if len(a.clients) >= MaxClients || (cred.Uid != 0 && perUser >= MaxClientsPerUser) {
 			a.mu.Unlock()
-			a.reply(cl, &Error{Code: winerr.ERROR_NOT_ENOUGH_QUOTA, Msg: "the agent has too many local clients"}, 0)
+			a.reply(cl, &Error{Code: winerr.ERROR_NOT_ENOUGH_QUOTA, Msg: "too many connections to the mailslot agent"}, 0)
 			c.Close()
 			continue
 		}
@@ -160,7 +166,7 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 		frames [][]byte
 	)
 	add := func(d Delivery) {
-		copy(out.FromName[:], padName(d.Source))
+		out.FromName = d.From.Raw
 		out.From, out.Data = d.Addr, d.Data
 		if !out.From.Addr().Is4() {
 			out.From = netip.AddrPortFrom(netip.IPv4Unspecified(), d.Addr.Port())
@@ -214,12 +220,6 @@ func (a *Agent) slotOwnedBy(path string, pid int32) error {
 		return &Error{Code: winerr.ERROR_ACCESS_DENIED, Msg: "only the process that created slot " + path + " may register it for network messages"}
 	}
 	return nil
-}
-
-func padName(s string) []byte {
-	b := []byte("                ")
-	copy(b, s)
-	return b
 }
 
 // serveWriter opens a remote target for a local writer, then sends each

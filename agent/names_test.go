@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"testing"
 	"testing/synctest"
@@ -295,6 +296,83 @@ func TestInterfacesThatComeLaterGetOurNames(t *testing.T) {
 		p.send(40000, netip.MustParseAddr("198.51.100.255"), 137, nbns.NameQuery(6, netbios.MustNew("ALPHA", 0), true))
 		if got := p.answers(); len(got) != 0 {
 			t.Fatalf("answered on a removed interface: %+v", got)
+		}
+	})
+}
+
+func TestWINS(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLAN(t)
+		defer l.stop()
+		wins := l.peer("WINS", 50)
+		defer wins.h.Close()
+		a := l.add("ALPHA", 11, func(c *Config) { c.WINS = wins.i.IP() })
+		// The server: accept registrations, answer queries for FAROFF.
+		regs := make(chan nbns.Packet, 8)
+		go func() {
+			for pk := range wins.h.Packets() {
+				if pk.Broadcast || pk.Port != 137 {
+					continue
+				}
+				p, err := nbns.Decode(pk.Data)
+				if err != nil || p.Response() {
+					continue
+				}
+				switch p.Opcode() {
+				case nbns.OpRegistration:
+					regs <- p
+					r := &nbns.Packet{ID: p.ID, Flags: nbns.MakeFlags(nbns.OpRegistration, nbns.FlagResponse|nbns.FlagAuthoritative, 0),
+						Answers: p.Additional}
+					wins.send(137, pk.Src.Addr(), pk.Src.Port(), r)
+				case nbns.OpQuery:
+					if n := p.Questions[0].Name.Base(); n == "FAROFF" || n[0] == '#' {
+						wins.send(137, pk.Src.Addr(), pk.Src.Port(), nbns.PositiveQueryResponse(p.ID, p.Questions[0].Name, 300,
+							nbns.Entry(false, netip.MustParseAddr("198.51.100.7"))))
+					}
+				}
+			}
+		}()
+		time.Sleep(2 * time.Second)
+		select {
+		case r := <-regs:
+			if r.Questions[0].Name.String() != "ALPHA<00>" || r.Flags&nbns.FlagBroadcast != 0 {
+				t.Fatalf("WINS registration %+v", r)
+			}
+		default:
+			t.Fatal("no unicast registration reached the WINS server")
+		}
+		if s := state(a, "ALPHA"); s != names.Active {
+			t.Fatalf("ALPHA is %v", s)
+		}
+		ans, err := a.ns.Resolve(context.Background(), netbios.MustNew("FAROFF", 0))
+		if err != nil || ans.Source != "wins" || ans.Addrs[0] != netip.MustParseAddr("198.51.100.7") {
+			t.Fatalf("resolve through WINS: %+v %v", ans, err)
+		}
+		// The cache stays bounded however many names are resolved.
+		for i := 0; i < names.DefaultCacheSize+500; i++ {
+			if _, err := a.ns.Resolve(context.Background(), netbios.MustNew(fmt.Sprintf("#%d", i), 0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n := a.ns.CacheLen(); n > names.DefaultCacheSize {
+			t.Fatalf("cache holds %d entries", n)
+		}
+	})
+}
+
+func TestAddNameLater(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLAN(t)
+		defer l.stop()
+		a := l.add("ALPHA", 11)
+		b := l.add("BRAVO", 12)
+		time.Sleep(time.Second)
+		if e := a.Names().Add(context.Background(), names.Owned{Name: netbios.MustNew("ALPHA", netbios.Messenger)}); e.State != names.Active {
+			t.Fatalf("ALPHA<03> is %v", e.State)
+		}
+		// BRAVO cannot take it any more.
+		if e := b.Names().Add(context.Background(), names.Owned{Name: netbios.MustNew("ALPHA", netbios.Messenger)}); e.State != names.Conflict {
+			t.Fatalf("BRAVO's ALPHA<03> is %v", e.State)
 		}
 	})
 }

@@ -3,6 +3,8 @@ package agent
 import (
 	"net/netip"
 	"sync"
+
+	"github.com/mailslot/mailslot/wire/netbios"
 )
 
 // Handler handles the mailslot writes of one mailslot name. Handlers run on
@@ -51,10 +53,21 @@ func (r *Router) Handle(path string, h Handler) {
 func (r *Router) Dispatch(in *Inbound) { r.dispatch(in) }
 
 func (r *Router) dispatch(in *Inbound) {
-	key := pathKey(in.Path)
+	// Fold the path on the stack: map lookups with string(bytes) do not
+	// allocate, and this runs for every datagram.
+	var kb [128]byte
+	key, ok := foldASCII(kb[:0], in.Path)
 	r.mu.RLock()
-	h := r.handlers[key]
-	sinks := r.slots[key]
+	var (
+		h     Handler
+		sinks []*sink
+	)
+	if ok {
+		h, sinks = r.handlers[string(key)], r.slots[string(key)]
+	} else {
+		k := pathKey(in.Path)
+		h, sinks = r.handlers[k], r.slots[k]
+	}
 	delivered := false
 	if h == nil {
 		for _, s := range sinks {
@@ -75,13 +88,37 @@ func (r *Router) dispatch(in *Inbound) {
 	}
 }
 
+// foldASCII appends the upper-cased path to b; ok is false (and pathKey
+// must be used) when the path is not plain ASCII or does not fit.
+func foldASCII(b []byte, p string) ([]byte, bool) {
+	if len(p) > cap(b) {
+		return nil, false
+	}
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c >= 0x80:
+			return nil, false
+		case c >= 'a' && c <= 'z':
+			c -= 'a' - 'A'
+		case c == '/':
+			c = '\\'
+		}
+		b = append(b, c)
+	}
+	return b, true
+}
+
 // Delivery is one message for a local slot.
 type Delivery struct {
-	Path   string
-	Source string         // the sender's NetBIOS name, without padding or suffix
-	Addr   netip.AddrPort // the sender's address
-	Data   []byte
+	Path string
+	From netbios.Name   // the sender's NetBIOS name (SOURCE_NAME)
+	Addr netip.AddrPort // the sender's address
+	Data []byte
 }
+
+// Source is the sender's name without padding or suffix.
+func (d *Delivery) Source() string { return d.From.Base() }
 
 // sink is one local slot's registration: a bounded queue.
 type sink struct {
@@ -98,7 +135,7 @@ func (s *sink) accept(in *Inbound) bool {
 		s.r.a.M.Refused.Add(1)
 		return false
 	}
-	d := Delivery{Path: in.Path, Source: in.Source.Base(), Addr: in.Src, Data: append([]byte(nil), in.Data...)}
+	d := Delivery{Path: in.Path, From: in.Source, Addr: in.Src, Data: append([]byte(nil), in.Data...)}
 	select {
 	case s.ch <- d:
 		return true

@@ -1,6 +1,7 @@
 // Package winerr holds the Win32 error codes that mailslot operations and
 // wire formats report, so that code ported from Windows can keep its
-// GetLastError logic. Package mailslot re-exports them.
+// GetLastError logic. They live only here: package mailslot returns
+// errors that carry them (mailslot.Code) but does not re-export them.
 package winerr
 
 import "strconv"

@@ -213,3 +213,20 @@ func (s *Service) Release() {
 		}
 	}
 }
+
+// Add registers one more name on every current interface (later services
+// use it: the Messenger's NAME<03>, a master browser's WG<1d>). It returns
+// when the registration round is over; the name's state tells the outcome.
+func (s *Service) Add(ctx context.Context, o Owned) Entry {
+	s.mu.Lock()
+	e := s.findLocked(o.Name)
+	if e == nil {
+		e = &Entry{Name: o.Name, Group: o.Group, State: Registering, Since: time.Now()}
+		s.own = append(s.own, e)
+	}
+	s.mu.Unlock()
+	s.registerOne(ctx, e, s.tr.Interfaces())
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return *e
+}

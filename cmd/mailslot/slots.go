@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"os/user"
@@ -65,12 +66,18 @@ func runListen(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	anyone := fs.Bool("allow-anyone", false, "let any local user write")
 	var groups groupList
 	fs.Var(&groups, "allow-group", "let members of this group (name or gid) write; repeatable")
+	remote := fs.Bool("allow-remote", false, "also take messages from other machines, delivered by the network agent")
+	var remoteNets netList
+	fs.Var(&remoteNets, "remote-net", "with --allow-remote, accept only senders in this network CIDR; repeatable")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 1 {
 		return usagef("want exactly one mailslot NAME, got %d arguments", len(pos))
+	}
+	if len(remoteNets) > 0 && !*remote {
+		return usagef("--remote-net needs --allow-remote")
 	}
 	d, err := parseTimeout(*timeout)
 	if err != nil {
@@ -80,7 +87,7 @@ func runListen(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 		return usagef("--count must not be negative")
 	}
 	slot, err := mailslot.Create(pos[0], &mailslot.Config{MaxMessageSize: *maxSize, ReadTimeout: d,
-		AllowAnyone: *anyone, AllowGroups: groups})
+		AllowAnyone: *anyone, AllowGroups: groups, AllowRemote: *remote, RemoteNetworks: remoteNets})
 	if err != nil {
 		return err
 	}
@@ -119,10 +126,39 @@ type jsonMessage struct {
 	Sender jsonSender `json:"sender"`
 }
 
+// jsonLine is what listen --json prints: a remote message's sender is a
+// jsonRemoteSender (the outer field hides the embedded one).
+type jsonLine struct {
+	jsonMessage
+	Sender any `json:"sender"`
+}
+
 type jsonSender struct {
 	PID int `json:"pid"`
 	UID int `json:"uid"`
 	GID int `json:"gid"`
+}
+
+// jsonRemoteSender is a message from another machine: its NetBIOS name and
+// UDP source address.
+type jsonRemoteSender struct {
+	Name string `json:"name"`
+	IP   string `json:"ip"`
+	Port uint16 `json:"port"`
+}
+
+// netList collects --remote-net values.
+type netList []netip.Prefix
+
+func (l *netList) String() string { return fmt.Sprint([]netip.Prefix(*l)) }
+
+func (l *netList) Set(v string) error {
+	p, err := netip.ParsePrefix(v)
+	if err != nil || !p.Addr().Is4() {
+		return fmt.Errorf("want an IPv4 network such as 192.0.2.0/24")
+	}
+	*l = append(*l, p.Masked())
+	return nil
 }
 
 func printJSON(w io.Writer, m mailslot.Message) error {
@@ -132,7 +168,11 @@ func printJSON(w io.Writer, m mailslot.Message) error {
 		t := string(m.Data)
 		j.Text = &t
 	}
-	b, err := json.Marshal(j)
+	line := jsonLine{jsonMessage: j, Sender: j.Sender}
+	if m.Sender.Remote {
+		line.Sender = jsonRemoteSender{Name: m.Sender.Host, IP: m.Sender.Addr.Addr().String(), Port: m.Sender.Addr.Port()}
+	}
+	b, err := json.Marshal(line)
 	if err != nil {
 		return err
 	}

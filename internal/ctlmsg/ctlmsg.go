@@ -1,9 +1,13 @@
-// Package ctlmsg is the control protocol between local mailslot processes.
+// Package ctlmsg is the handshake a local mailslot sends on every connection
+// it accepts, before anything else and without reading a byte from the
+// client.
 //
-// A control request is a datagram sent to a slot's socket with one reply
-// socket attached (SCM_RIGHTS); data messages never carry descriptors, so no
-// header is needed on the data path. The request payload is one opcode byte.
-// The slot answers with one Stat record on the reply socket and closes it.
+// A client that the slot does not admit gets a Hello with Admitted false and
+// only the slot's name: nothing about its queue. An admitted client gets the
+// slot's limits and a snapshot of its state, and (out of band, SCM_RIGHTS)
+// the slot's quota page; the connection then carries its messages, one
+// SOCK_SEQPACKET record each. Writer.Info and List use the same handshake
+// and hang up.
 package ctlmsg
 
 import (
@@ -12,77 +16,80 @@ import (
 	"fmt"
 )
 
-// OpStat asks for the slot's state and whether the requester may write.
-const OpStat byte = 1
+const version = 2
 
-const version = 1
+// headerLen is the fixed part of an encoded Hello.
+const headerLen = 1 + 1 + 4 + 8 + 8 + 4 + 4
 
-// headerLen is the fixed part of an encoded Stat.
-const headerLen = 1 + 1 + 4*3 + 4 + 8 + 4 + 4 + 4 + 4
-
-// MaxNameLen bounds the name carried in a Stat.
+// MaxNameLen bounds the name carried in a Hello.
 const MaxNameLen = 4096
 
-// MaxLen is the largest encoded Stat.
+// MaxLen is the largest encoded Hello.
 const MaxLen = headerLen + MaxNameLen
 
-// Stat is a slot's answer to OpStat.
-type Stat struct {
-	Admitted       bool  // the requester may write
-	PID, UID, GID  int   // the reader process
-	MaxMessageSize int   // 0 = any
-	ReadTimeoutMS  int64 // -1 = wait forever
-	MessageCount   int
-	NextSize       int // -1 = no message
-	Quota          int
-	Dropped        int    // messages refused from writers that were not admitted
-	Name           string // `\\.\mailslot\...` as created
+// Hello is a slot's first record on a connection.
+type Hello struct {
+	Admitted       bool   // the client may write; the fields below are zero otherwise
+	MaxMessageSize int    // 0 = any
+	Quota          int64  // bytes of MessageCost the slot holds at most
+	ReadTimeoutMS  int64  // -1 = wait forever
+	MessageCount   int    // queued messages when the connection was accepted
+	NextSize       int    // size of the head message, -1 = none
+	Name           string // `\\.\mailslot\...` as created (a claim: see List)
 }
 
 // ErrMalformed is returned for records that cannot be decoded.
-var ErrMalformed = errors.New("ctlmsg: malformed stat record")
+var ErrMalformed = errors.New("ctlmsg: malformed hello record")
 
-// Append encodes s onto b.
-func (s *Stat) Append(b []byte) []byte {
+// Append encodes h onto b. A denied Hello carries the name only.
+func (h *Hello) Append(b []byte) []byte {
 	var flags byte
-	if s.Admitted {
+	x := *h
+	if x.Admitted {
 		flags = 1
+	} else {
+		x = Hello{Name: h.Name}
 	}
 	b = append(b, version, flags)
-	for _, v := range []int{s.PID, s.UID, s.GID, s.MaxMessageSize} {
-		b = binary.LittleEndian.AppendUint32(b, uint32(v))
-	}
-	b = binary.LittleEndian.AppendUint64(b, uint64(s.ReadTimeoutMS))
-	for _, v := range []int{s.MessageCount, s.NextSize, s.Quota, s.Dropped} {
-		b = binary.LittleEndian.AppendUint32(b, uint32(v))
-	}
-	name := s.Name
+	b = binary.LittleEndian.AppendUint32(b, uint32(int32(x.MaxMessageSize)))
+	b = binary.LittleEndian.AppendUint64(b, uint64(x.Quota))
+	b = binary.LittleEndian.AppendUint64(b, uint64(x.ReadTimeoutMS))
+	b = binary.LittleEndian.AppendUint32(b, uint32(int32(x.MessageCount)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(int32(x.NextSize)))
+	name := x.Name
 	if len(name) > MaxNameLen {
 		name = name[:MaxNameLen]
 	}
 	return append(b, name...)
 }
 
-// Decode parses an encoded Stat.
-func Decode(b []byte) (Stat, error) {
-	var s Stat
+// Decode parses an encoded Hello.
+func Decode(b []byte) (Hello, error) {
+	var h Hello
 	if len(b) < headerLen {
-		return s, fmt.Errorf("%w: %d bytes, want at least %d", ErrMalformed, len(b), headerLen)
+		return h, fmt.Errorf("%w: %d bytes, want at least %d", ErrMalformed, len(b), headerLen)
 	}
 	if b[0] != version {
-		return s, fmt.Errorf("%w: version %d", ErrMalformed, b[0])
+		return h, fmt.Errorf("%w: version %d", ErrMalformed, b[0])
 	}
 	if b[1]&^1 != 0 {
-		return s, fmt.Errorf("%w: flags %#x", ErrMalformed, b[1])
+		return h, fmt.Errorf("%w: flags %#x", ErrMalformed, b[1])
 	}
 	if len(b)-headerLen > MaxNameLen {
-		return s, fmt.Errorf("%w: name too long", ErrMalformed)
+		return h, fmt.Errorf("%w: name too long", ErrMalformed)
 	}
-	s.Admitted = b[1] == 1
 	u32 := func(off int) int { return int(int32(binary.LittleEndian.Uint32(b[off:]))) }
-	s.PID, s.UID, s.GID, s.MaxMessageSize = u32(2), int(binary.LittleEndian.Uint32(b[6:])), int(binary.LittleEndian.Uint32(b[10:])), u32(14)
-	s.ReadTimeoutMS = int64(binary.LittleEndian.Uint64(b[18:]))
-	s.MessageCount, s.NextSize, s.Quota, s.Dropped = u32(26), u32(30), u32(34), u32(38)
-	s.Name = string(b[headerLen:])
-	return s, nil
+	h.Admitted = b[1] == 1
+	h.MaxMessageSize = u32(2)
+	h.Quota = int64(binary.LittleEndian.Uint64(b[6:]))
+	h.ReadTimeoutMS = int64(binary.LittleEndian.Uint64(b[14:]))
+	h.MessageCount, h.NextSize = u32(22), u32(26)
+	h.Name = string(b[headerLen:])
+	if !h.Admitted && (h != Hello{Name: h.Name}) {
+		return Hello{}, fmt.Errorf("%w: a denial carries state", ErrMalformed)
+	}
+	if h.MaxMessageSize < 0 || h.Quota < 0 || h.MessageCount < 0 || h.NextSize < -1 || h.ReadTimeoutMS < -1 {
+		return Hello{}, fmt.Errorf("%w: negative field", ErrMalformed)
+	}
+	return h, nil
 }

@@ -1,12 +1,15 @@
 // Package msgq is the bounded FIFO of messages behind a local mailslot.
 //
-// Messages are charged len(Data)+overhead bytes against a quota, so empty
-// messages cost memory too. Message buffers come from size-class pools, so a
-// steady stream of messages allocates nothing once the pools are warm.
+// Messages are charged Cost(len(Data)) bytes against a quota: the memory
+// really held for them (the size-class buffer and the bookkeeping), so the
+// quota bounds memory and empty messages cost memory too. Message buffers
+// come from size-class pools, so a steady stream of messages allocates
+// nothing once the pools are warm.
 package msgq
 
 import (
 	"math/bits"
+	"net/netip"
 	"sync"
 	"time"
 )
@@ -16,9 +19,25 @@ type Msg struct {
 	Data          []byte
 	Time          time.Time
 	PID, UID, GID int
+	Host          string         // remote sender's NetBIOS name
+	Addr          netip.AddrPort // remote sender's address
+	Remote        bool
 	buf           []byte // backing storage, len == class size
 	class         int8
 }
+
+// Overhead is the bookkeeping charged per message on top of its buffer:
+// the Msg struct as the Go allocator rounds it (160 bytes on 64-bit) plus
+// two ring slots (the ring doubles when it grows). TestOverheadCoversMsg
+// checks it against the real struct.
+const Overhead = 176
+
+// Cost is what a message of n bytes is charged: its buffer's size class
+// plus Overhead.
+func Cost(n int) int { return ClassSize(n) + Overhead }
+
+// ClassSize is the size of the buffer that holds n bytes.
+func ClassSize(n int) int { return 1 << (classOf(n) + minShift) }
 
 const (
 	minShift = 6  // smallest class: 64 bytes
@@ -43,6 +62,7 @@ func Get(n int) *Msg {
 // Put recycles m. m must not be used afterwards.
 func Put(m *Msg) {
 	m.Data = nil
+	m.Host, m.Addr, m.Remote = "", netip.AddrPort{}, false
 	pools[m.class].Put(m)
 }
 
@@ -59,16 +79,15 @@ func classOf(n int) int {
 
 // Queue is a FIFO bounded by a byte quota. It is not safe for concurrent use.
 type Queue struct {
-	ring     []*Msg
-	head, n  int
-	bytes    int
-	quota    int
-	overhead int
+	ring    []*Msg
+	head, n int
+	bytes   int
+	quota   int
 }
 
-// New returns an empty queue.
-func New(quota, overhead int) *Queue {
-	return &Queue{quota: quota, overhead: overhead}
+// New returns an empty queue bounded by quota bytes of Cost.
+func New(quota int) *Queue {
+	return &Queue{quota: quota}
 }
 
 // Len is the number of queued messages.
@@ -82,6 +101,9 @@ func (q *Queue) Bytes() int { return q.bytes }
 // message.
 func (q *Queue) Full() bool { return q.bytes >= q.quota }
 
+// Fits reports whether a message of n bytes fits under the quota.
+func (q *Queue) Fits(n int) bool { return q.bytes+Cost(n) <= q.quota }
+
 // Push appends m.
 func (q *Queue) Push(m *Msg) {
 	if q.n == len(q.ring) {
@@ -89,7 +111,7 @@ func (q *Queue) Push(m *Msg) {
 	}
 	q.ring[(q.head+q.n)%len(q.ring)] = m
 	q.n++
-	q.bytes += len(m.Data) + q.overhead
+	q.bytes += Cost(len(m.Data))
 }
 
 // Peek returns the head message or nil.
@@ -109,7 +131,7 @@ func (q *Queue) Pop() *Msg {
 	q.ring[q.head] = nil
 	q.head = (q.head + 1) % len(q.ring)
 	q.n--
-	q.bytes -= len(m.Data) + q.overhead
+	q.bytes -= Cost(len(m.Data))
 	return m
 }
 

@@ -1,0 +1,329 @@
+package mailslot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/mailslot/mailslot/internal/ctlmsg"
+	"github.com/mailslot/mailslot/internal/quota"
+	"golang.org/x/sys/unix"
+)
+
+// stallBound is how long a write whose room is reserved may wait for the
+// kernel to take it (the reader has not yet emptied the writer's
+// connection), if its own timeout is shorter. Past it the write fails with
+// ErrSlotFull: a stopped reader never hangs a writer.
+const stallBound = 5 * time.Second
+
+// pollSlice is how often a write waiting for the kernel checks that its
+// Writer is still open.
+const pollSlice = 50 * time.Millisecond
+
+// localWriter is a connection to a local slot, admitted by its reader, with
+// the slot's quota page mapped.
+type localWriter struct {
+	fd       int
+	page     *quota.Page
+	quota    int64
+	limit    int
+	own      Sender
+	addr     string
+	closed   atomic.Bool
+	inflight atomic.Int32 // writes using fd and page; Close waits for none
+	stop     func() bool
+}
+
+// openLocal connects to a local slot, verifies its owner if asked, and
+// reads its handshake.
+func openLocal(ctx context.Context, n Name, o *openOptions) (writerBackend, error) {
+	addr := slotAddr(o.namespace, n)
+	c, err := dialSlot(ctx, addr, o.owner)
+	if err != nil {
+		return nil, err
+	}
+	if !c.hello.Admitted {
+		c.close()
+		return nil, fmt.Errorf("%w: the slot (owner uid %d) does not admit uid %d; its owner can widen access with AllowGroups or AllowAnyone",
+			ErrAccessDenied, c.owner.UID, os.Geteuid())
+	}
+	page, err := quota.Map(c.pagefd)
+	unix.Close(c.pagefd)
+	if err != nil {
+		unix.Close(c.fd)
+		return nil, err
+	}
+	w := &localWriter{fd: c.fd, page: page, quota: c.hello.Quota, limit: c.hello.MaxMessageSize, own: c.owner, addr: addr}
+	if w.limit == 0 {
+		w.limit = MaxLocalMessageSize
+	}
+	w.stop = w.closed.Load
+	return w, nil
+}
+
+// slotConn is a connection to a slot after its handshake.
+type slotConn struct {
+	fd     int
+	pagefd int // -1 unless admitted
+	owner  Sender
+	hello  ctlmsg.Hello
+}
+
+func (c *slotConn) close() {
+	unix.Close(c.fd)
+	if c.pagefd >= 0 {
+		unix.Close(c.pagefd)
+	}
+}
+
+// dialSlot connects to the slot at addr, checks its kernel-reported owner
+// against wantUID (-1 = any) before anything else, and reads the record the
+// slot sends first. It returns ErrNotFound if nothing listens there.
+func dialSlot(ctx context.Context, addr string, wantUID int) (*slotConn, error) {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	c := &slotConn{fd: fd, pagefd: -1}
+	if err := connect(ctx, fd, addr); err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	// For a connected AF_UNIX socket the kernel reports the credentials the
+	// listener had when it called listen(2): the slot cannot forge them.
+	cred, err := unix.GetsockoptUcred(fd, unix.SOL_SOCKET, unix.SO_PEERCRED)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	c.owner = Sender{PID: int(cred.Pid), UID: int(cred.Uid), GID: int(cred.Gid)}
+	if wantUID >= 0 && c.owner.UID != wantUID {
+		unix.Close(fd)
+		return nil, fmt.Errorf("%w: the slot is owned by uid %d (pid %d), not uid %d; nothing was sent",
+			ErrAccessDenied, c.owner.UID, c.owner.PID, wantUID)
+	}
+	if err := c.readHello(ctx); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// connect connects fd to addr, retrying while the slot's accept backlog is
+// full, until ctx ends.
+func connect(ctx context.Context, fd int, addr string) error {
+	sa := &unix.SockaddrUnix{Name: addr}
+	for {
+		err := unix.Connect(fd, sa)
+		switch err {
+		case nil:
+			return nil
+		case unix.ECONNREFUSED, unix.ENOENT:
+			return fmt.Errorf("%w (no reader has it open)", ErrNotFound)
+		case unix.EAGAIN, unix.EINTR:
+			// The backlog is full (a busy or flooded slot): try again.
+		case unix.EPROTOTYPE:
+			return fmt.Errorf("%w: something that is not a mailslot is bound at its address", ErrNotFound)
+		default:
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: the slot did not accept the connection in time", &fullTimeout{})
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// readHello waits (until ctx ends) for the slot's first record and the
+// quota page that comes with an admission.
+func (c *slotConn) readHello(ctx context.Context) error {
+	buf := make([]byte, ctlmsg.MaxLen+1)
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	for {
+		n, oobn, flags, _, err := unix.Recvmsg(c.fd, buf, oob, unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
+		if err == unix.EAGAIN || err == unix.EINTR {
+			if err := waitFD(ctx, c.fd, unix.POLLIN); err != nil {
+				return err
+			}
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("%w (%v)", ErrNotFound, err)
+		}
+		fds := rightsOf(oob[:oobn])
+		for i, fd := range fds {
+			if i == 0 {
+				c.pagefd = fd
+			} else {
+				unix.Close(fd)
+			}
+		}
+		if n == 0 && oobn == 0 {
+			return fmt.Errorf("%w (its reader hung up)", ErrNotFound)
+		}
+		if flags&(unix.MSG_TRUNC|unix.MSG_CTRUNC) != 0 {
+			return fmt.Errorf("%w: oversized handshake", ctlmsg.ErrMalformed)
+		}
+		h, err := ctlmsg.Decode(buf[:n])
+		if err != nil {
+			return err
+		}
+		if h.Admitted && c.pagefd < 0 {
+			return fmt.Errorf("%w: admission without a quota page", ctlmsg.ErrMalformed)
+		}
+		c.hello = h
+		return nil
+	}
+}
+
+// rightsOf returns the descriptors in ancillary data.
+func rightsOf(oob []byte) []int {
+	msgs, err := unix.ParseSocketControlMessage(oob)
+	if err != nil {
+		return nil
+	}
+	var fds []int
+	for _, m := range msgs {
+		if f, err := unix.ParseUnixRights(&m); err == nil {
+			fds = append(fds, f...)
+		}
+	}
+	return fds
+}
+
+// waitFD waits until fd is ready for events or ctx ends, in slices so that
+// cancellation is noticed.
+func waitFD(ctx context.Context, fd int, events int16) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return &fullTimeout{detail: "no answer from its reader in time"}
+			}
+			return err
+		}
+		slice := pollSlice
+		if dl, ok := ctx.Deadline(); ok {
+			slice = min(slice, max(time.Until(dl), time.Millisecond))
+		}
+		fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
+		n, err := unix.Poll(fds, int(slice.Milliseconds())+1)
+		if err == nil && n > 0 {
+			return nil
+		}
+	}
+}
+
+func (w *localWriter) write(p []byte, deadline time.Time) error {
+	if len(p) > w.limit {
+		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, len(p), w.limit)
+	}
+	w.inflight.Add(1)
+	defer w.inflight.Add(-1)
+	if w.closed.Load() {
+		return net.ErrClosed
+	}
+	cost := int64(MessageCost(len(p)))
+	if !w.page.TryReserve(cost, w.quota) && !w.page.Reserve(cost, w.quota, deadline, w.stop) {
+		switch {
+		case w.closed.Load():
+			return net.ErrClosed
+		case w.page.Closed() || w.hungUp():
+			return fmt.Errorf("%w (its reader closed it)", ErrNotFound)
+		}
+		return &fullTimeout{detail: "no room in its quota before the write timeout"}
+	}
+	if err := w.send(p, deadline); err != nil {
+		w.page.Release(cost)
+		return err
+	}
+	return nil
+}
+
+// send sends one reserved record. The kernel may briefly have no buffer
+// for it (the reader has not emptied the connection yet); then it waits for
+// writability in short slices, up to max(deadline, stallBound).
+func (w *localWriter) send(p []byte, deadline time.Time) error {
+	var stall time.Time
+	for {
+		var ptr unsafe.Pointer
+		if len(p) > 0 {
+			ptr = unsafe.Pointer(&p[0])
+		}
+		_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(w.fd), uintptr(ptr), uintptr(len(p)),
+			unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+		switch e {
+		case 0:
+			return nil
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN, unix.ENOBUFS:
+		case unix.EPIPE, unix.ECONNRESET, unix.ENOTCONN, unix.ECONNREFUSED:
+			return fmt.Errorf("%w (its reader closed it)", ErrNotFound)
+		default:
+			return e
+		}
+		now := time.Now()
+		if stall.IsZero() {
+			stall = now.Add(stallBound)
+			if deadline.After(stall) {
+				stall = deadline
+			}
+		}
+		if now.After(stall) {
+			return &fullTimeout{detail: "its reader is not taking messages in"}
+		}
+		fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLOUT}}
+		unix.Poll(fds, int(min(pollSlice, stall.Sub(now)).Milliseconds())+1)
+		if w.closed.Load() {
+			return net.ErrClosed
+		}
+	}
+}
+
+// hungUp reports whether the slot's end of the connection is gone.
+func (w *localWriter) hungUp() bool {
+	fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLOUT}}
+	n, err := unix.Poll(fds, 0)
+	return err == nil && n > 0 && fds[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0
+}
+
+func (w *localWriter) info() (Info, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultOpenTimeout)
+	defer cancel()
+	c, err := dialSlot(ctx, w.addr, w.own.UID)
+	if err != nil {
+		return Info{}, err
+	}
+	c.close()
+	if c.owner.PID != w.own.PID || !c.hello.Admitted {
+		return Info{}, fmt.Errorf("%w (its reader closed it)", ErrNotFound)
+	}
+	return helloInfo(c.hello), nil
+}
+
+func helloInfo(h ctlmsg.Hello) Info {
+	info := Info{MaxMessageSize: h.MaxMessageSize, NextSize: h.NextSize, MessageCount: h.MessageCount,
+		ReadTimeout: WaitForever}
+	if h.ReadTimeoutMS >= 0 {
+		info.ReadTimeout = time.Duration(h.ReadTimeoutMS) * time.Millisecond
+	}
+	return info
+}
+
+func (w *localWriter) owner() (Sender, error) { return w.own, nil }
+
+func (w *localWriter) close() error {
+	w.closed.Store(true)
+	w.page.WakeAll() // writers of ours sleeping for room look again, and leave
+	for w.inflight.Load() > 0 {
+		time.Sleep(time.Millisecond)
+	}
+	w.page.Unmap()
+	return unix.Close(w.fd)
+}
