@@ -86,7 +86,7 @@ func TestAgents(t *testing.T) {
 
 	step("Unresolvable", func(t *testing.T) {
 		r := ms(alpha, "send", `\\NOSUCHHOST\mailslot\lab\inbox`, "lost")
-		t.Logf("unresolvable host failed after %v", r.elapsed.Round(time.Millisecond))
+		t.Logf("unresolvable host failed after %v: %s", r.elapsed.Round(time.Millisecond), strings.TrimSpace(r.stderr))
 		if r.code != 1 {
 			t.Fatalf("want exit 1: %v", r)
 		}
