@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -179,5 +180,31 @@ func TestProcOutputAndStop(t *testing.T) {
 	}
 	if err := k.Wait(10 * time.Second); err == nil {
 		t.Error("killed process reported success")
+	}
+}
+
+// Started processes survive the end of Go threads: Pdeathsig is tied to
+// the thread that forked, and a goroutine that exits locked ends its thread.
+func TestProcSurvivesThreadExit(t *testing.T) {
+	l := New(t)
+	h := l.AddHost("a")
+	var procs []*Proc
+	for i := 0; i < 20; i++ {
+		procs = append(procs, h.Start("sleep", "1000"))
+		// End a few threads, as a goroutine locked to its thread does.
+		for j := 0; j < 5; j++ {
+			done := make(chan struct{})
+			go func() {
+				runtime.LockOSThread()
+				close(done)
+			}()
+			<-done
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, p := range procs {
+		if ok, err := p.Exited(); ok {
+			t.Fatalf("%s died when a Go thread ended: %v", p.Name(), err)
+		}
 	}
 }
