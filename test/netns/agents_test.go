@@ -1,15 +1,10 @@
 package netns
 
 import (
-	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -260,43 +255,14 @@ func sameFold(got, want []string) bool {
 // inside its own namespace.
 const metricsAddr = "127.0.0.1:9137"
 
-// agentCounters reads the agent's metrics in h (Prometheus text format)
-// into name → value. The HTTP connection is dialled from inside h.
+// agentCounters reads the agent's metrics in h.
 func agentCounters(t *testing.T, h *netnstest.Host) map[string]float64 {
 	t.Helper()
-	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var c net.Conn
-		err := h.Do(func() (err error) {
-			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-			return err
-		})
-		return c, err
-	}}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: cmdTimeout}
-	resp, err := client.Get("http://" + metricsAddr + "/metrics")
+	m, err := h.Metrics(metricsAddr)
 	if err != nil {
-		t.Fatalf("metrics of %s: %v", h, err)
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("metrics of %s: %v %s", h, err, resp.Status)
-	}
-	out := map[string]float64{}
-	for _, line := range netnstest.Lines(string(body)) {
-		f := strings.Fields(line)
-		if len(f) != 2 || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
-			out[f[0]] = v
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("metrics of %s: no counters in\n%s", h, body)
-	}
-	return out
+	return m
 }
 
 // increased returns a key matching re whose value went up, or "".

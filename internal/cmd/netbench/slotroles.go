@@ -1,5 +1,3 @@
-//go:build netbench_slots
-
 package main
 
 import (
@@ -22,7 +20,9 @@ func init() {
 }
 
 func createRemote(name string) (*mailslot.Slot, error) {
-	return mailslot.Create(name, &mailslot.Config{AllowRemote: true})
+	// WaitForever: a zero ReadTimeout means "do not wait", as on Windows;
+	// the roles bound their waits with contexts.
+	return mailslot.Create(name, &mailslot.Config{AllowRemote: true, ReadTimeout: mailslot.WaitForever})
 }
 
 func slotRecv(fs *flag.FlagSet, args []string) (any, error) {
