@@ -79,6 +79,15 @@ func TestAgents(t *testing.T) {
 		}
 	})
 
+	step("RemoteNet", func(t *testing.T) {
+		// A slot narrowed to charlie's address takes charlie's writes only.
+		narrow := listen(t, bravo, `\\.\mailslot\lab\narrow`, "--allow-remote", "--remote-net", charlie.Addr.String()+"/32")
+		mustMS(t, alpha, "send", `\\BRAVO\mailslot\lab\narrow`, "from alpha")
+		mustMS(t, charlie, "send", `\\BRAVO\mailslot\lab\narrow`, "from charlie")
+		narrow.expectOnce("from charlie", "CHARLIE", charlie.Addr)
+		narrow.expectNone("from alpha")
+	})
+
 	step("Unresolvable", func(t *testing.T) {
 		r := ms(alpha, "send", `\\NOSUCHHOST\mailslot\lab\inbox`, "lost")
 		t.Logf("unresolvable host failed after %v: %s", r.elapsed.Round(time.Millisecond), strings.TrimSpace(r.stderr))
