@@ -337,7 +337,9 @@ func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "%-28s %12s %12s %7s %10s %10s\n", "remote write throughput", "raw msg/s", "agent msg/s", "ratio", "raw loss", "agent loss")
 	for _, t := range r.Throughput {
 		fmt.Fprintf(w, "%-28s %12.0f %12.0f %7.2f %10d %10d   %s\n", fmt.Sprintf("  %d B, unpaced (x3)", t.Size), t.RawRate, t.AgentRate, t.Ratio, t.RawLoss, t.AgentLoss, where(t.AgentLossWhere))
-		fmt.Fprintf(w, "%-28s %12s %12s %7s %10d %10d\n", fmt.Sprintf("  %d B paced at %.0f/s", t.Size, t.FirstRawRate), "", "", "", 0, t.FirstRawAgentLoss)
+		if t.FirstRawRate != t.PacedRate {
+			fmt.Fprintf(w, "%-28s %12s %12s %7s %10d %10d\n", fmt.Sprintf("  %d B paced at %.0f/s", t.Size, t.FirstRawRate), "", "", "", 0, t.FirstRawAgentLoss)
+		}
 		fmt.Fprintf(w, "%-28s %12s %12.0f %7s %10d %10d\n", fmt.Sprintf("  %d B paced at %.0f/s", t.Size, t.PacedRate), "", t.PacedAgentRate, "", t.PacedRaw, t.PacedAgent)
 	}
 	rt := r.RoundTrip
