@@ -90,6 +90,48 @@ func TestAgents(t *testing.T) {
 		narrow.expectNone("from alpha")
 	})
 
+	step("OtherWorkgroup", func(t *testing.T) {
+		// \\OTHERWG\mailslot\x reaches the hosts of OTHERWG only.
+		startAgent(t, peer, "OUTSIDER", "--metrics", metricsAddr, "--workgroup", "OTHERWG")
+		waitName(t, alpha, "OUTSIDER", peer.Addr)
+		other := listen(t, peer, `\\.\mailslot\lab\wg`, "--allow-remote")
+		mine := listen(t, bravo, `\\.\mailslot\lab\wg`, "--allow-remote")
+		mustMS(t, alpha, "send", `\\OTHERWG\mailslot\lab\wg`, "to the other workgroup")
+		other.expectOnce("to the other workgroup", "ALPHA", alpha.Addr)
+		mine.expectNone("to the other workgroup")
+	})
+
+	step("SizeLimits", func(t *testing.T) {
+		// One host: the largest write of \MAILSLOT\lab\inbox in Windows
+		// framing (SMB <= 512 bytes: 420 bytes of data) arrives whole; one
+		// byte more fails at once. Broadcast: 424 bytes, not 425
+		// (MS-MAIL <2>; ERROR_BAD_NETPATH as on Windows).
+		for _, c := range []struct {
+			to    string
+			size  int
+			l     *listener
+			fails bool
+		}{
+			{`\\BRAVO\mailslot\lab\inbox`, 420, inbox, false},
+			{`\\BRAVO\mailslot\lab\inbox`, 421, inbox, true},
+			{`\\*\mailslot\lab\all`, 424, allB, false},
+			{`\\*\mailslot\lab\all`, 425, allB, true},
+		} {
+			msg := strings.Repeat(string(rune('a'+c.size%26)), c.size)
+			r := ms(alpha, "send", c.to, msg)
+			switch {
+			case c.fails && (r.code != 1 || !strings.Contains(r.stderr, "network path")):
+				t.Errorf("%d bytes to %s: want exit 1 with ErrBadNetPath: %v", c.size, c.to, r)
+			case c.fails:
+				c.l.expectNone(msg)
+			case r.code != 0:
+				t.Errorf("%d bytes to %s: %v", c.size, c.to, r)
+			default:
+				c.l.expectOnce(msg, "ALPHA", alpha.Addr)
+			}
+		}
+	})
+
 	step("Unresolvable", func(t *testing.T) {
 		r := ms(alpha, "send", `\\NOSUCHHOST\mailslot\lab\inbox`, "lost")
 		t.Logf("unresolvable host failed after %v: %s", r.elapsed.Round(time.Millisecond), strings.TrimSpace(r.stderr))
