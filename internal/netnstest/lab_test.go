@@ -35,26 +35,28 @@ func nsExists(t *testing.T, name string) bool {
 func TestLabTraffic(t *testing.T) {
 	l := New(t)
 	hs := l.AddHosts("a", "b", "c")
+	// A free port of the test's own namespace: traffic to it in the lab
+	// must not show up here.
+	outside, err := net.ListenPacket("udp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outside.Close()
+	port := outside.LocalAddr().(*net.UDPAddr).Port
 	conns := make([]*net.UDPConn, len(hs))
 	for i, h := range hs {
-		c, err := h.ListenUDP("0.0.0.0:5555")
+		c, err := h.ListenUDP(fmt.Sprintf("0.0.0.0:%d", port))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
 		conns[i] = c
 	}
-	// The same port in the test's own namespace must stay silent.
-	outside, err := net.ListenPacket("udp4", "0.0.0.0:5555")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer outside.Close()
 
-	if _, err := conns[0].WriteTo([]byte("bcast"), &net.UDPAddr{IP: hs[0].Broadcast.AsSlice(), Port: 5555}); err != nil {
+	if _, err := conns[0].WriteTo([]byte("bcast"), &net.UDPAddr{IP: hs[0].Broadcast.AsSlice(), Port: port}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conns[0].WriteTo([]byte("uni"), &net.UDPAddr{IP: hs[2].Addr.AsSlice(), Port: 5555}); err != nil {
+	if _, err := conns[0].WriteTo([]byte("uni"), &net.UDPAddr{IP: hs[2].Addr.AsSlice(), Port: port}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[int][]string{1: {"bcast"}, 2: {"bcast", "uni"}}
