@@ -23,7 +23,7 @@ func main() {
 	msBin := flag.String("mailslot", "", "mailslot binary to run as the agent (default: go build ./cmd/mailslot)")
 	asJSON := flag.Bool("json", false, "print the report as JSON")
 	n := flag.Int("n", 20000, "messages per throughput run")
-	limits := flag.Bool("default-limits", false, "keep the agents' default rate limits (10,000 packets/s per source IP and per local user) instead of lifting them")
+	limits := flag.Bool("default-limits", false, "keep the agents' default rate limits (per source IP and per local user) instead of lifting them")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	r := &runner{}
