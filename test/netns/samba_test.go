@@ -127,6 +127,42 @@ func TestSambaPeers(t *testing.T) {
 		waitName(t, smb, "DELTA", delta.Addr)
 	})
 
+	t.Run("GroupNameClaims", func(t *testing.T) {
+		// Someone claims the workgroup name: as a unique name both nmbd and
+		// the agent (members of the group) refuse it with ACT_ERR; as a
+		// group name (joining) neither objects.
+		c, err := peer.ListenUDP(peer.Addr.String() + ":137")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for i, group := range []bool{false, true} {
+			id := uint16(0x6100 + i)
+			reg := nbns.Registration(id, netbios.MustNew(workgroup, 0), 300000, nbns.Entry(group, peer.Addr), true)
+			b, err := reg.Append(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.WriteTo(b, &net.UDPAddr{IP: peer.Broadcast.AsSlice(), Port: 137}); err != nil {
+				t.Fatal(err)
+			}
+			refused := map[string]bool{}
+			deadline := time.Now().Add(2 * time.Second)
+			for {
+				a, from := readNBNSFrom(t, c, id, "", time.Until(deadline))
+				if a == nil {
+					break
+				}
+				refused[from] = a.Rcode() == nbns.RcodeActive
+			}
+			for _, h := range []*netnstest.Host{smb, delta} {
+				if got := refused[h.Addr.String()]; got != !group {
+					t.Errorf("claim of %s<00> (group %v): %s refused: %v, want %v (answers %v)", workgroup, group, h, got, !group, refused)
+				}
+			}
+		}
+	})
+
 	t.Run("NmbdDefendsName", func(t *testing.T) {
 		// An agent started on peer with nmbd's name must not get it.
 		impostor := startAgent(t, peer, "SAMBASRV")
@@ -266,6 +302,13 @@ func checkWindowsBytes(t *testing.T, b []byte) {
 // readNBNS reads name service packets on c until one with this id comes
 // from addr, or timeout.
 func readNBNS(t *testing.T, c *net.UDPConn, id uint16, addr string, timeout time.Duration) *nbns.Packet {
+	p, _ := readNBNSFrom(t, c, id, addr, timeout)
+	return p
+}
+
+// readNBNSFrom is readNBNS that also says who answered; addr "" takes an
+// answer from anyone.
+func readNBNSFrom(t *testing.T, c *net.UDPConn, id uint16, addr string, timeout time.Duration) (*nbns.Packet, string) {
 	t.Helper()
 	buf := make([]byte, 1500)
 	deadline := time.Now().Add(timeout)
@@ -273,13 +316,13 @@ func readNBNS(t *testing.T, c *net.UDPConn, id uint16, addr string, timeout time
 		c.SetReadDeadline(deadline)
 		n, from, err := c.ReadFromUDP(buf)
 		if err != nil {
-			return nil
+			return nil, ""
 		}
 		p, err := nbns.Decode(buf[:n])
-		if err != nil || p.ID != id || from.IP.String() != addr {
+		if err != nil || p.ID != id || (addr != "" && from.IP.String() != addr) {
 			continue
 		}
-		return &p
+		return &p, from.IP.String()
 	}
 }
 
