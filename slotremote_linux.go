@@ -113,8 +113,29 @@ func (r *remoteLink) connect() error {
 	}
 	defer c.Close() // the slot keeps a duplicate of the descriptor
 	c.SetDeadline(time.Now().Add(registerTimeout))
+	// The slot's own listening socket goes with the request: it proves to
+	// the agent that this process owns the slot's name.
+	req, err := (&agentproto.Frame{Op: agentproto.OpRegister, Path: r.s.name.Path, Networks: r.s.set.remoteNetworks}).Append(nil)
+	if err != nil {
+		return err
+	}
+	rc, err := r.s.ln.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	if err := rc.Control(func(fd uintptr) { werr = agentproto.WriteWithFD(c, req, int(fd)) }); err != nil {
+		return err
+	}
+	if werr != nil {
+		return werr
+	}
 	buf := make([]byte, agentproto.MaxFrame)
-	f, err := agentproto.Roundtrip(c, &agentproto.Frame{Op: agentproto.OpRegister, Path: r.s.name.Path, Networks: r.s.set.remoteNetworks}, buf)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	f, err := agentproto.Decode(buf[:n])
 	if err != nil {
 		return err
 	}
