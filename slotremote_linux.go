@@ -170,6 +170,11 @@ func (r *remoteLink) connect() error {
 		return err
 	}
 	r.setWatch(watch)
+	// Now that the receive path holds the connection, deliveries may start.
+	ready, _ := (&agentproto.Frame{Op: agentproto.OpReady}).Append(nil)
+	if _, err := c.Write(ready); err != nil {
+		return err // the slot's side notices the hang-up and reconnects
+	}
 	return nil
 }
 
@@ -192,6 +197,10 @@ func (r *remoteLink) hungUp() bool {
 	}
 	fds := []unix.PollFd{{Fd: int32(r.watch), Events: unix.POLLRDHUP}}
 	n, err := unix.Poll(fds, 0)
+	if err == nil && n > 0 && fds[0].Revents&unix.POLLNVAL != 0 {
+		r.watch = -1 // no longer ours: never close it
+		return true
+	}
 	return err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
 }
 

@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mailslot/mailslot/internal/agentproto"
@@ -23,8 +25,12 @@ type client struct {
 	cred *unix.Ucred
 }
 
-// maxResolveTimeout caps what a client may ask for.
-const maxResolveTimeout = 10 * time.Second
+// maxResolveTimeout caps what a client may ask for; readyTimeout bounds
+// how long a registering slot may take to say it is ready.
+const (
+	maxResolveTimeout = 10 * time.Second
+	readyTimeout      = 5 * time.Second
+)
 
 func (a *Agent) serveLocal(ctx context.Context) {
 	for {
@@ -154,6 +160,17 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 	if a.writeFrame(cl, &agentproto.Frame{Op: agentproto.OpResult}) != nil {
 		return
 	}
+	// Deliveries wait (in the subscription's queue) until the slot says its
+	// receive path holds the connection, so the first one cannot race it.
+	cl.c.SetReadDeadline(time.Now().Add(readyTimeout))
+	n, err := cl.c.Read(buf)
+	if err != nil || n == 0 {
+		return
+	}
+	if r, err := agentproto.Decode(buf[:n]); err != nil || r.Op != agentproto.OpReady {
+		return
+	}
+	cl.c.SetReadDeadline(time.Time{})
 	a.log.Debug("slot registered for remote messages", "path", f.Path, "uid", cl.cred.Uid, "networks", f.Networks)
 	rc, err := cl.c.SyscallConn()
 	if err != nil {
@@ -161,12 +178,20 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 	}
 	hup := make(chan struct{})
 	go func() {
-		// The slot never writes again: a read returns when it hangs up.
+		// The slot never writes again: a read returns when it hangs up. A
+		// read of 0 bytes is also what an empty record gives on a
+		// SOCK_SEQPACKET socket, so only the kernel's hang-up flag ends
+		// the registration.
 		for {
-			if n, err := cl.c.Read(buf); err != nil || n == 0 {
-				close(hup)
-				return
+			n, err := cl.c.Read(buf)
+			if err == nil && n > 0 {
+				continue
 			}
+			if n == 0 && errors.Is(err, io.EOF) && !hungUp(rc) {
+				continue
+			}
+			close(hup)
+			return
 		}
 	}()
 	// Deliveries are written in batches: whatever queued while the last
@@ -216,6 +241,20 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 			}
 		}
 	}
+}
+
+// hungUp reports whether the peer of a connection has hung up, without
+// reading.
+func hungUp(rc syscall.RawConn) bool {
+	up := true
+	rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		if n, err := unix.Poll(fds, 0); err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0 {
+			return
+		}
+		up = false
+	})
+	return up
 }
 
 // slotOwned checks that the registering process owns the local slot

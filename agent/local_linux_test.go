@@ -135,7 +135,12 @@ func registerWith(c *net.UnixConn, ln *net.UnixListener, path string, buf []byte
 	if err != nil {
 		return agentproto.Frame{}, err
 	}
-	return agentproto.Decode(buf[:n])
+	f, err := agentproto.Decode(buf[:n])
+	if err == nil && f.Op == agentproto.OpResult && f.Code == 0 {
+		ready, _ := (&agentproto.Frame{Op: agentproto.OpReady}).Append(nil)
+		_, err = c.Write(ready)
+	}
+	return f, err
 }
 
 func contains(s, sub string) bool {
