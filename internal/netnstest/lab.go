@@ -240,7 +240,25 @@ func deleteNS(name string) error {
 			}
 		}
 	}
-	return runIP("netns", "del", name)
+	err := runIP("netns", "del", name)
+	if err != nil && !nsListed(name) {
+		// Another sweeper (a parallel test binary) deleted it first.
+		return nil
+	}
+	return err
+}
+
+func nsListed(name string) bool {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return true // cannot tell: keep the error
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == name {
+			return true
+		}
+	}
+	return false
 }
 
 // TempDir makes a directory for a lab's files (binaries, configurations,

@@ -234,3 +234,41 @@ func TestProcSurvivesThreadExit(t *testing.T) {
 		}
 	}
 }
+
+// Parallel test binaries sweep at the same time: losing the race to delete
+// a stale namespace is not an error.
+func TestConcurrentSweeps(t *testing.T) {
+	if err := Check(); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile("/proc/sys/kernel/pid_max")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pidMax, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	for round := 0; round < 5; round++ {
+		var names []string
+		for i := 0; i < 4; i++ {
+			n := fmt.Sprintf("%s%d-%d-race%d", Prefix, pidMax+1, round, i)
+			if err := runIP("netns", "add", n); err != nil {
+				t.Fatal(err)
+			}
+			names = append(names, n)
+		}
+		errc := make(chan error, 4)
+		for i := 0; i < 4; i++ {
+			go func() { errc <- SweepStale() }()
+		}
+		for i := 0; i < 4; i++ {
+			if err := <-errc; err != nil {
+				t.Errorf("round %d: concurrent sweep: %v", round, err)
+			}
+		}
+		for _, n := range names {
+			if nsExists(t, n) {
+				t.Errorf("%s survived the sweeps", n)
+				deleteNS(n)
+			}
+		}
+	}
+}
