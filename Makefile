@@ -5,7 +5,7 @@ GO      ?= go
 BIN     ?= bin/mailslot
 FUZZTIME ?= 60s
 
-.PHONY: all build demo test deps check-format vet fuzz bench
+.PHONY: all build demo test deps check-format vet fuzz bench bench-net
 
 all: build
 
@@ -15,17 +15,21 @@ build:
 demo: build
 	@MAILSLOT_NAMESPACE=demo-$$$$ sh scripts/demo.sh $(BIN)
 
-# Tools the tests use for real: tshark/text2pcap (the independent judge of
-# our packets) and setpriv (writers running as another user). Installed with
-# apt-get when missing; without them the tests fail, they do not skip.
-TEST_TOOLS := tshark text2pcap setpriv
+# Tools the tests use for real: tshark/text2pcap/dumpcap (the independent
+# judge of our packets), setpriv (writers running as another user), ip
+# (network namespaces for the agent tests), Samba's nmbd and nmblookup and
+# nbtscan (real NetBIOS peers). Installed with apt-get when missing; without
+# them the tests fail, they do not skip.
+TEST_TOOLS := tshark text2pcap dumpcap setpriv ip nmbd nmblookup smbcontrol nbtscan
+TEST_PKGS  := tshark util-linux iproute2 samba samba-common-bin smbclient nbtscan
 deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing test tools (missing:$$missing)"; \
-		if [ "$$(id -u)" != 0 ]; then echo "run as root, or install: tshark util-linux" >&2; exit 1; fi; \
+		if [ "$$(id -u)" != 0 ]; then echo "run as root, or install: $(TEST_PKGS)" >&2; exit 1; fi; \
 		export DEBIAN_FRONTEND=noninteractive; \
-		apt-get update -qq && apt-get install -y -qq tshark util-linux >/dev/null; \
+		apt-get update -qq && apt-get -o DPkg::Lock::Timeout=900 install -y -qq --no-install-recommends $(TEST_PKGS) >/dev/null; \
+		for t in $(TEST_TOOLS); do command -v $$t >/dev/null 2>&1 || { echo "$$t still missing after apt-get" >&2; exit 1; }; done; \
 	fi
 
 check-format:
@@ -84,3 +88,8 @@ deps-wine:
 WINE_SKIP := ^(Example|ExampleSlot_Read_bufferTooSmall|ExampleWithOwner)$$
 test-windows: deps-wine
 	GOOS=windows $(GO) test -count=1 -timeout 5m -exec $(WINE_EXEC) -skip '$(WINE_SKIP)' . ./internal/winapi
+
+# Network benchmarks between network namespaces (root): remote writes vs
+# raw UDP over the same veth pair. See docs/performance.md.
+bench-net: build
+	$(GO) run ./internal/cmd/netbench -mailslot $(BIN)
