@@ -9,4 +9,12 @@ type UDPConfig struct {
 	Interfaces []string
 	// Rescan is how often interfaces are re-read; 0 means 2 s.
 	Logger *slog.Logger
+	// Shared sets SO_REUSEADDR, so that Samba's nmbd can start while the
+	// sockets are open (package samba then moves the agent beside it).
+	// Sockets on 0.0.0.0 never take unicast from a socket bound to the
+	// interface address, so sharing does not steal nmbd's traffic.
+	Shared bool
+	// SendOnlyDatagram attaches a drop-all filter to the UDP 138 sockets:
+	// beside nmbd, datagrams arrive through nmbd, and the socket only sends.
+	SendOnlyDatagram bool
 }

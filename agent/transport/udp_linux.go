@@ -183,6 +183,9 @@ func (u *UDP) open(i Interface) (*udpIface, error) {
 					// Room for a burst of datagrams while the agent is busy.
 					unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
 				}
+				if serr == nil {
+					serr = u.cfg.shareOptions(int(fd), port)
+				}
 			})
 			if err != nil {
 				return err
