@@ -14,7 +14,4 @@ type UDPConfig struct {
 	// Sockets on 0.0.0.0 never take unicast from a socket bound to the
 	// interface address, so sharing does not steal nmbd's traffic.
 	Shared bool
-	// SendOnlyDatagram attaches a drop-all filter to the UDP 138 sockets:
-	// beside nmbd, datagrams arrive through nmbd, and the socket only sends.
-	SendOnlyDatagram bool
 }

@@ -34,6 +34,9 @@ type UDP struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 	Dropped atomic.Uint64 // packets lost because the agent fell behind
+	// sendOnly138: the UDP 138 sockets carry a drop-all filter
+	// (SetDatagramInput).
+	sendOnly138 atomic.Bool
 }
 
 type udpIface struct {
@@ -184,7 +187,7 @@ func (u *UDP) open(i Interface) (*udpIface, error) {
 					unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
 				}
 				if serr == nil {
-					serr = u.cfg.shareOptions(int(fd), port)
+					serr = u.shareOptions(int(fd), port)
 				}
 			})
 			if err != nil {

@@ -2,8 +2,13 @@ package samba
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net"
+	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/mailslot/mailslot/wire/nmbdsock"
 )
@@ -22,6 +27,10 @@ func subscribe(ctx context.Context, path string) (net.Conn, error) {
 	var d net.Dialer
 	c, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
+		return nil, err
+	}
+	if err := sameNetwork(c); err != nil {
+		c.Close()
 		return nil, err
 	}
 	q := nmbdsock.Query{Type: nmbdsock.Dgram, TrnID: nmbdsock.AnyTrnID}
@@ -48,4 +57,36 @@ func Present(ctx context.Context, path string) bool {
 	}
 	c.Close()
 	return true
+}
+
+// errOtherNetwork: the socket's nmbd serves another network namespace.
+var errOtherNetwork = errors.New("the nmbd on this socket serves another network namespace")
+
+// sameNetwork checks that the program at the other end of c runs in our
+// network namespace: the filesystem (and so the socket path) may be shared
+// with an nmbd that serves another network, such as the host's nmbd seen
+// from a container or a test namespace; its datagrams are not ours, and
+// beside it the agent would leave its own network unserved. When the
+// kernel does not let us look (no longer root), the answer is yes: the
+// check was made at start, as root.
+func sameNetwork(c net.Conn) error {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return nil
+	}
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	var cred *unix.Ucred
+	rc.Control(func(fd uintptr) { cred, _ = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
+	if cred == nil || cred.Pid <= 0 {
+		return nil
+	}
+	theirs, err1 := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", cred.Pid))
+	ours, err2 := os.Readlink("/proc/self/ns/net")
+	if err1 != nil || err2 != nil || theirs == ours {
+		return nil
+	}
+	return fmt.Errorf("%w (pid %d)", errOtherNetwork, cred.Pid)
 }
