@@ -100,7 +100,10 @@ func (t *Transport) packet(f *nmbdsock.Frame) *transport.Packet {
 		t.stats.Duplicates.Add(1)
 		return nil
 	}
-	i, _ := transport.Route(t.udp.Interfaces(), f.Src.Addr())
+	var i transport.Interface
+	if t.udp != nil {
+		i, _ = transport.Route(t.udp.Interfaces(), f.Src.Addr())
+	}
 	return &transport.Packet{Port: transport.DatagramPort, Ifindex: i.Index, Src: f.Src, Relayed: true,
 		Broadcast: nbdgm.Type(f.Packet[0]) != nbdgm.DirectUnique, Data: append([]byte(nil), f.Packet...)}
 }
