@@ -16,7 +16,7 @@ import (
 func (s *Service) SetDelegated(held func(name netbios.Name, group bool) bool) (changed bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	now := time.Now()
+	now, back := time.Now(), false
 	for _, e := range s.own {
 		if e.State == Conflict || e.State == Released {
 			continue
@@ -26,8 +26,12 @@ func (s *Service) SetDelegated(held func(name netbios.Name, group bool) bool) (c
 		case want && e.State != Delegated:
 			e.State, e.Since, changed = Delegated, now, true
 		case !want && e.State == Delegated:
-			e.State, e.Since, changed = Registering, now, true
+			e.State, e.Since, changed, back = Registering, now, true, true
 		}
+	}
+	if back {
+		// The next Register claims them on every interface.
+		clear(s.registered)
 	}
 	return changed
 }

@@ -29,7 +29,7 @@ func subscribe(ctx context.Context, path string) (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := sameNetwork(c); err != nil {
+	if err := checkPeer(c); err != nil {
 		c.Close()
 		return nil, err
 	}
@@ -59,34 +59,44 @@ func Present(ctx context.Context, path string) bool {
 	return true
 }
 
-// errOtherNetwork: the socket's nmbd serves another network namespace.
-var errOtherNetwork = errors.New("the nmbd on this socket serves another network namespace")
+// errNotNmbd: the socket is not served by a root-owned nmbd of our network.
+var errNotNmbd = errors.New("not Samba's nmbd")
 
-// sameNetwork checks that the program at the other end of c runs in our
-// network namespace: the filesystem (and so the socket path) may be shared
-// with an nmbd that serves another network, such as the host's nmbd seen
-// from a container or a test namespace; its datagrams are not ours, and
-// beside it the agent would leave its own network unserved. When the
-// kernel does not let us look (no longer root), the answer is yes: the
-// check was made at start, as root.
-func sameNetwork(c net.Conn) error {
+// checkPeer checks the program at the other end of c. It must be root, as
+// nmbd is: a socket path that some other user could have created (a
+// mistaken --samba-socket) must not let that user feed the agent forged
+// datagrams. And it must run in our network namespace: the filesystem, and
+// so the socket path, may be shared with an nmbd that serves another
+// network, such as the host's nmbd seen from a container or a test
+// namespace; its datagrams are not ours. When the kernel does not let us
+// read the namespace (no longer root), it is not compared: the check was
+// made at start, as root.
+func checkPeer(c net.Conn) error {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
-		return nil
+		return fmt.Errorf("%w: not a unix socket", errNotNmbd)
 	}
 	rc, err := uc.SyscallConn()
 	if err != nil {
-		return nil
+		return err
 	}
-	var cred *unix.Ucred
-	rc.Control(func(fd uintptr) { cred, _ = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) })
-	if cred == nil || cred.Pid <= 0 {
-		return nil
+	var (
+		cred *unix.Ucred
+		cerr error
+	)
+	if err := rc.Control(func(fd uintptr) { cred, cerr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED) }); err != nil {
+		return err
+	}
+	if cerr != nil {
+		return cerr
+	}
+	if cred.Uid != 0 {
+		return fmt.Errorf("%w: the socket's server runs as uid %d, not root", errNotNmbd, cred.Uid)
 	}
 	theirs, err1 := os.Readlink(fmt.Sprintf("/proc/%d/ns/net", cred.Pid))
 	ours, err2 := os.Readlink("/proc/self/ns/net")
 	if err1 != nil || err2 != nil || theirs == ours {
 		return nil
 	}
-	return fmt.Errorf("%w (pid %d)", errOtherNetwork, cred.Pid)
+	return fmt.Errorf("%w: the nmbd on this socket (pid %d) serves another network namespace", errNotNmbd, cred.Pid)
 }
