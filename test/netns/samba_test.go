@@ -1,9 +1,12 @@
+//go:build linux
+
 package netns
 
 import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -113,24 +116,7 @@ func TestSambaPeers(t *testing.T) {
 	})
 
 	t.Run("AgentDefendsName", func(t *testing.T) {
-		c, err := peer.ListenUDP(peer.Addr.String() + ":137")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		name := netbios.MustNew("DELTA", 0)
-		reg := nbns.Registration(0x5151, name, 300000, nbns.Entry(false, peer.Addr), true)
-		b, err := reg.Append(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var answer *nbns.Packet
-		for try := 0; try < 3 && answer == nil; try++ {
-			if _, err := c.WriteTo(b, &net.UDPAddr{IP: peer.Broadcast.AsSlice(), Port: 137}); err != nil {
-				t.Fatal(err)
-			}
-			answer = readNBNS(t, c, 0x5151, delta.Addr.String(), 2*time.Second)
-		}
+		answer := claimName(t, peer, "DELTA", 0x5151, delta.Addr)
 		if answer == nil {
 			t.Fatalf("DELTA's agent did not defend DELTA<00> against a registration from %v", peer.Addr)
 		}
@@ -139,6 +125,42 @@ func TestSambaPeers(t *testing.T) {
 		}
 		// The agent still owns the name.
 		waitName(t, smb, "DELTA", delta.Addr)
+	})
+
+	t.Run("GroupNameClaims", func(t *testing.T) {
+		// Someone claims the workgroup name: as a unique name both nmbd and
+		// the agent (members of the group) refuse it with ACT_ERR; as a
+		// group name (joining) neither objects.
+		c, err := peer.ListenUDP(peer.Addr.String() + ":137")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for i, group := range []bool{false, true} {
+			id := uint16(0x6100 + i)
+			reg := nbns.Registration(id, netbios.MustNew(workgroup, 0), 300000, nbns.Entry(group, peer.Addr), true)
+			b, err := reg.Append(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.WriteTo(b, &net.UDPAddr{IP: peer.Broadcast.AsSlice(), Port: 137}); err != nil {
+				t.Fatal(err)
+			}
+			refused := map[string]bool{}
+			deadline := time.Now().Add(2 * time.Second)
+			for {
+				a, from := readNBNSFrom(t, c, id, "", time.Until(deadline))
+				if a == nil {
+					break
+				}
+				refused[from] = a.Rcode() == nbns.RcodeActive
+			}
+			for _, h := range []*netnstest.Host{smb, delta} {
+				if got := refused[h.Addr.String()]; got != !group {
+					t.Errorf("claim of %s<00> (group %v): %s refused: %v, want %v (answers %v)", workgroup, group, h, got, !group, refused)
+				}
+			}
+		}
 	})
 
 	t.Run("NmbdDefendsName", func(t *testing.T) {
@@ -234,6 +256,32 @@ func TestSambaPeers(t *testing.T) {
 	})
 }
 
+// claimName broadcasts a registration of the unique name<00> for from's
+// address (from port 137, up to three times, as RFC 1002 §6 retries) and
+// returns the answer that comes from defender, or nil.
+func claimName(t *testing.T, from *netnstest.Host, name string, id uint16, defender netip.Addr) *nbns.Packet {
+	t.Helper()
+	c, err := from.ListenUDP(from.Addr.String() + ":137")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	reg := nbns.Registration(id, netbios.MustNew(name, 0), 300000, nbns.Entry(false, from.Addr), true)
+	b, err := reg.Append(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for try := 0; try < 3; try++ {
+		if _, err := c.WriteTo(b, &net.UDPAddr{IP: from.Broadcast.AsSlice(), Port: 137}); err != nil {
+			t.Fatal(err)
+		}
+		if a := readNBNS(t, c, id, defender.String(), 2*time.Second); a != nil {
+			return a
+		}
+	}
+	return nil
+}
+
 // checkWindowsBytes asserts the datagram is framed as reference §11 shows
 // for a Windows client, so the test really sends what Windows sends.
 func checkWindowsBytes(t *testing.T, b []byte) {
@@ -254,6 +302,13 @@ func checkWindowsBytes(t *testing.T, b []byte) {
 // readNBNS reads name service packets on c until one with this id comes
 // from addr, or timeout.
 func readNBNS(t *testing.T, c *net.UDPConn, id uint16, addr string, timeout time.Duration) *nbns.Packet {
+	p, _ := readNBNSFrom(t, c, id, addr, timeout)
+	return p
+}
+
+// readNBNSFrom is readNBNS that also says who answered; addr "" takes an
+// answer from anyone.
+func readNBNSFrom(t *testing.T, c *net.UDPConn, id uint16, addr string, timeout time.Duration) (*nbns.Packet, string) {
 	t.Helper()
 	buf := make([]byte, 1500)
 	deadline := time.Now().Add(timeout)
@@ -261,13 +316,13 @@ func readNBNS(t *testing.T, c *net.UDPConn, id uint16, addr string, timeout time
 		c.SetReadDeadline(deadline)
 		n, from, err := c.ReadFromUDP(buf)
 		if err != nil {
-			return nil
+			return nil, ""
 		}
 		p, err := nbns.Decode(buf[:n])
-		if err != nil || p.ID != id || from.IP.String() != addr {
+		if err != nil || p.ID != id || (addr != "" && from.IP.String() != addr) {
 			continue
 		}
-		return &p
+		return &p, from.IP.String()
 	}
 }
 
