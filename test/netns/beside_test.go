@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailslot/mailslot/internal/agentproto"
 	"github.com/mailslot/mailslot/internal/netnstest"
+	"github.com/mailslot/mailslot/wire/browser"
 	"github.com/mailslot/mailslot/wire/dgram"
 	"github.com/mailslot/mailslot/wire/netbios"
 	"github.com/mailslot/mailslot/wire/smbmail"
@@ -103,6 +104,27 @@ func TestBesideSamba(t *testing.T) {
 		out, err := peer.Run(cmdTimeout, "nmblookup", "-A", smb.Addr.String())
 		if err != nil || !regexp.MustCompile(`SAMBASRV\s+<00> -`).MatchString(out) || !regexp.MustCompile(`MSAGENT\s+<00> -`).MatchString(out) {
 			t.Errorf("nmblookup -A %v: %v\n%s", smb.Addr, err, out)
+		}
+	})
+
+	step("NmbdKeepsItsMailslots", func(t *testing.T) {
+		// A host announcement to the alias on \MAILSLOT\BROWSE is nmbd's:
+		// nmbd still gets it (and keeps it: a documented limit).
+		before := table(t, smb).Samba.Frames
+		raw := rawSender(t, peer, smb)
+		raw.slot = `\MAILSLOT\BROWSE`
+		ann, err := browser.NewHostAnnouncement("RAWPEER", 60000, browser.Workstation|browser.Server|browser.NT, "raw peer").Append(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw.send("MSAGENT", string(ann), 0)
+		if _, err := nmbd.WaitOutput(`(?i)process_host_announce.*RAWPEER`, deliverTimeout); err != nil {
+			t.Error(err)
+		}
+		mustMS(t, peer, "send", `\\MSAGENT\mailslot\beside\inbox`, "after the announcement")
+		inbox.expectOnce("after the announcement", "PEER", peer.Addr)
+		if after := table(t, smb).Samba.Frames; after != before+1 {
+			t.Errorf("nmbd handed over %d frames for the announcement and one write, want 1 (the write)", after-before)
 		}
 	})
 
@@ -282,6 +304,7 @@ type rawPeer struct {
 	c        *net.UDPConn
 	from, to *netnstest.Host
 	id       uint16
+	slot     string // `\MAILSLOT\late\inbox` unless set
 }
 
 func rawSender(t *testing.T, from, to *netnstest.Host) *rawPeer {
@@ -290,16 +313,16 @@ func rawSender(t *testing.T, from, to *netnstest.Host) *rawPeer {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &rawPeer{t: t, c: c, from: from, to: to}
+	return &rawPeer{t: t, c: c, from: from, to: to, slot: `\MAILSLOT\late\inbox`}
 }
 
 // send writes data (padded with dots to size bytes of datagram when size
-// is larger) to `\\dest\mailslot\late\inbox`.
+// is larger) to mailslot r.slot of dest<00>.
 func (r *rawPeer) send(dest, data string, size int) {
 	r.t.Helper()
 	r.id++
 	m := dgram.Message{ID: r.id, SourceIP: r.from.Addr, Source: netbios.MustNew("RAWPEER", 0),
-		Dest: netbios.MustNew(dest, 0), Mailslot: `\MAILSLOT\late\inbox`, Data: []byte(data)}
+		Dest: netbios.MustNew(dest, 0), Mailslot: r.slot, Data: []byte(data)}
 	b, err := m.Append(nil, smbmail.Samba)
 	if err != nil {
 		r.t.Fatal(err)
