@@ -2,6 +2,8 @@ package agent
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -109,4 +111,28 @@ func (a *Agent) sambaInfo(tab *agentproto.NameTable) {
 	s := t.Stats()
 	tab.Samba = &agentproto.SambaInfo{Socket: t.Socket(), Connected: t.Connected(), Frames: s.Frames.Load(),
 		Cut: s.Cut.Load(), Duplicates: s.Duplicates.Load()}
+}
+
+// writeSambaMetrics adds the counters of the link to nmbd to the metrics,
+// and the mode as a gauge (1 = beside nmbd).
+func (a *Agent) writeSambaMetrics(w io.Writer) {
+	t, ok := a.tr.(*samba.Transport)
+	if !ok {
+		return
+	}
+	s := t.Stats()
+	for _, m := range []struct {
+		name string
+		v    uint64
+	}{{"samba_frames", s.Frames.Load()}, {"samba_cut", s.Cut.Load()}, {"samba_duplicates", s.Duplicates.Load()},
+		{"samba_malformed", s.Malformed.Load()}, {"samba_overflow", s.Overflow.Load()}, {"samba_connects", s.Connects.Load()},
+		{"samba_mode_switches", s.Switches.Load()}} {
+		name := "mailslot_agent_" + m.name + "_total"
+		fmt.Fprintf(w, "# TYPE %s counter\n%s %d\n", name, name, m.v)
+	}
+	beside := 0
+	if t.Mode() == samba.Beside {
+		beside = 1
+	}
+	fmt.Fprintf(w, "# TYPE mailslot_agent_beside_samba gauge\nmailslot_agent_beside_samba %d\n", beside)
 }
