@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -21,9 +22,11 @@ type sambaState struct {
 }
 
 // openNetwork opens UDP 137/138 in the configured mode (package samba).
-func (a *Agent) openNetwork() (transport.Transport, error) {
+// admit is the per-source limit, applied by the transport to every packet
+// it receives, relayed by nmbd or not.
+func (a *Agent) openNetwork(admit func(netip.Addr) bool) (transport.Transport, error) {
 	t, err := samba.Open(samba.Config{Mode: a.cfg.Mode, Socket: a.cfg.SambaSocket, Logger: a.log,
-		UDP: transport.UDPConfig{Interfaces: a.cfg.Interfaces, Logger: a.log}})
+		UDP: transport.UDPConfig{Interfaces: a.cfg.Interfaces, Logger: a.log, Admit: admit}})
 	if err != nil {
 		return nil, err
 	}

@@ -96,6 +96,9 @@ func (t *Transport) packet(f *nmbdsock.Frame) *transport.Packet {
 			return nil
 		}
 	}
+	if !t.admit(f.Src.Addr()) {
+		return nil
+	}
 	if t.recent.seen(f, time.Now()) {
 		t.stats.Duplicates.Add(1)
 		return nil

@@ -267,6 +267,13 @@ func (t *Transport) Close() error {
 	return err
 }
 
+// admit applies UDPConfig.Admit (the agent's per-source limit) to what
+// does not come through the UDP sockets: datagrams relayed by nmbd and
+// answers on the ephemeral port.
+func (t *Transport) admit(src netip.Addr) bool {
+	return t.cfg.UDP.Admit == nil || t.cfg.UDP.Admit(src)
+}
+
 func (t *Transport) put(p *transport.Packet) {
 	select {
 	case t.out <- p:
@@ -306,6 +313,9 @@ func (t *Transport) readEphemeral() {
 			continue
 		}
 		ap := ua.AddrPort()
+		if !t.admit(ap.Addr().Unmap()) {
+			continue
+		}
 		p := &transport.Packet{Port: transport.NamePort, Src: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()),
 			Data: append([]byte(nil), buf[:n]...)}
 		if cm != nil {
