@@ -3,16 +3,21 @@
 package netns
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mailslot/mailslot/internal/netnstest"
+	"github.com/mailslot/mailslot/wire/browser"
 	"github.com/mailslot/mailslot/wire/dgram"
 	"github.com/mailslot/mailslot/wire/nbns"
 	"github.com/mailslot/mailslot/wire/netbios"
@@ -23,7 +28,7 @@ import (
 // raw socket that writes datagrams byte for byte as Windows does.
 func TestSambaPeers(t *testing.T) {
 	t.Parallel()
-	netnstest.Tool(t, "nmbd", "nmblookup", "nbtscan")
+	netnstest.Tool(t, "nmbd", "nmblookup", "nbtscan", "smbcontrol")
 	lab := netnstest.New(t)
 	smb, delta, peer := lab.AddHost("smb"), lab.AddHost("delta"), lab.AddHost("peer")
 	capture := lab.Capture()
@@ -112,6 +117,39 @@ func TestSambaPeers(t *testing.T) {
 				t.Fatal(err)
 			}
 			inbox.expectOnce("from "+style.name, style.from, peer.Addr)
+		}
+	})
+
+	t.Run("NmbdTakesOurAnnouncement", func(t *testing.T) {
+		// The other direction: a Browser HostAnnouncement written through
+		// our agent to \\SAMBASRV\mailslot\BROWSE is one nmbd accepts
+		// and files in its browse list.
+		ann := browser.NewHostAnnouncement("DELTA", 60000, browser.Workstation|browser.Server, "via mailslot agent")
+		data, err := ann.Append(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+		defer cancel()
+		cmd := delta.Command(ctx, mailslotBin, "send", `\\SAMBASRV\mailslot\BROWSE`, "-")
+		cmd.Stdin = bytes.NewReader(data)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("send the announcement: %v %s", err, out)
+		}
+		browse := filepath.Join(nmbd.Dir, "cache", "browse.dat")
+		deadline := time.Now().Add(startTimeout)
+		for {
+			b, _ := os.ReadFile(browse)
+			if m := regexp.MustCompile(`(?m)^"DELTA"\s+\S+\s+"via mailslot agent"`).Find(b); m != nil {
+				t.Logf("nmbd's browse.dat: %s", m)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("nmbd did not list DELTA within %v; browse.dat:\n%s\nnmbd:\n%s", startTimeout, b, netnstest.Tail(nmbd.Output(), 2000))
+			}
+			// browse.dat is written at most every 5 s; ask for it now.
+			smb.Run(cmdTimeout, "smbcontrol", "-s", nmbd.Conf, "nmbd", "reload-config")
+			time.Sleep(500 * time.Millisecond)
 		}
 	})
 
