@@ -130,6 +130,19 @@ func TestBesideSamba(t *testing.T) {
 		}
 	})
 
+	step("ForcedOwnerRefuses", func(t *testing.T) {
+		// --mode owner binds exclusively: beside nmbd it fails in one
+		// line, and takes nothing from nmbd.
+		r := ms(smb, "agent", "--mode", "owner", "--name", "OTHER", "--workgroup", workgroup, "--interface", smb.Iface)
+		if r.code != 1 || len(netnstest.Lines(strings.TrimSpace(r.stderr))) != 1 || !strings.Contains(r.stderr, "in use") {
+			t.Errorf("agent --mode owner beside nmbd: %v", r)
+		}
+		out, err := peer.Run(cmdTimeout, "nmblookup", "-U", smb.Addr.String(), "SAMBASRV")
+		if err != nil || !strings.Contains(out, smb.Addr.String()+" SAMBASRV<00>") {
+			t.Errorf("nmblookup -U SAMBASRV after: %v\n%s", err, out)
+		}
+	})
+
 	step("NmbdRestart", func(t *testing.T) {
 		nmbd.Restart()
 		resendUntil(t, inbox, func(i int) string {
