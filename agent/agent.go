@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/mailslot/mailslot/agent/names"
+	"github.com/mailslot/mailslot/agent/samba"
 	"github.com/mailslot/mailslot/agent/transport"
 	"github.com/mailslot/mailslot/internal/agentproto"
 	"github.com/mailslot/mailslot/wire/netbios"
@@ -102,6 +103,13 @@ type Config struct {
 	// Style is the SMB framing of outgoing writes; default smbmail.Windows.
 	Style smbmail.Style
 
+	// Mode chooses how the agent gets on the network beside Samba's nmbd
+	// (package samba); default samba.Auto. Ignored with Transport.
+	Mode samba.Mode
+	// SambaSocket is nmbd's unexpected-packet socket; default: from
+	// /etc/samba/smb.conf, else /run/samba/nmbd/unexpected.
+	SambaSocket string
+
 	Logger *slog.Logger
 }
 
@@ -124,6 +132,7 @@ type Agent struct {
 
 	mu      sync.Mutex
 	clients map[*client]struct{}
+	samba   sambaState
 }
 
 // DefaultName returns the host's default NetBIOS name.
@@ -206,7 +215,7 @@ func New(cfg Config) (*Agent, error) {
 			a.drops.note("rate-limited", src)
 			return false
 		}
-		if a.tr, err = transport.NewUDP(transport.UDPConfig{Interfaces: cfg.Interfaces, Logger: cfg.Logger, Admit: admit}); err != nil {
+		if a.tr, err = a.openNetwork(admit); err != nil {
 			return nil, err
 		}
 		a.admitted = true
@@ -255,6 +264,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		}()
 	}
 	a.log.Info("agent starting", "name", a.host.Base(), "workgroup", a.wg.Base(), "interfaces", ifaceNames(a.tr.Interfaces()))
+	a.followMode(ctx)
 	a.ns.Register(ctx)
 	tick := time.NewTicker(2 * time.Second)
 	defer tick.Stop()
@@ -270,6 +280,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-tick.C:
 			// Interfaces that came up get our names; those gone are forgotten.
 			a.ns.Forget(a.tr.Interfaces())
+			a.followMode(ctx)
 			a.ns.Register(ctx)
 			a.drops.flush()
 		case <-refresh.C:

@@ -81,7 +81,7 @@ func (d *dgramService) handle(p *transport.Packet) {
 		// RFC 1002 §4.4.3 / §5.3: a DIRECT_UNIQUE datagram for a name this
 		// node does not have gets DESTINATION NAME NOT PRESENT. Only for
 		// unicast, so a broadcast never triggers a storm of errors.
-		if pk.Type == nbdgm.DirectUnique && !p.Broadcast {
+		if pk.Type == nbdgm.DirectUnique && !p.Broadcast && !p.Relayed {
 			d.sendError(p, pk, nbdgm.ErrDestinationNotPresent)
 		}
 		return

@@ -25,6 +25,7 @@ func (a *Agent) NameTable() agentproto.NameTable {
 		}
 		t.Names = append(t.Names, ne)
 	}
+	a.sambaInfo(&t)
 	return t
 }
 

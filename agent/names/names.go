@@ -54,6 +54,10 @@ const (
 	Active
 	Conflict
 	Released
+	// Delegated: another program on this host holds the name (Samba's
+	// nmbd, when the agent runs beside it): it registers, answers and
+	// defends it; datagrams to it are still ours (SetDelegated).
+	Delegated
 )
 
 func (s State) String() string {
@@ -66,6 +70,8 @@ func (s State) String() string {
 		return "conflict"
 	case Released:
 		return "released"
+	case Delegated:
+		return "held by nmbd"
 	}
 	return fmt.Sprintf("state(%d)", int(s))
 }
@@ -174,7 +180,7 @@ func (s *Service) Table() []Entry {
 func (s *Service) Owns(name netbios.Name) (group, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if e := s.findLocked(name); e != nil && (e.State == Active || e.State == Registering) {
+	if e := s.findLocked(name); e != nil && (e.State == Active || e.State == Registering || e.State == Delegated) {
 		return e.Group, true
 	}
 	return false, false

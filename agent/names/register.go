@@ -32,7 +32,7 @@ func (s *Service) Register(ctx context.Context) {
 	}
 	var wg sync.WaitGroup
 	for _, e := range entries {
-		if st := s.state(e); st == Conflict || st == Released {
+		if st := s.state(e); st == Conflict || st == Released || st == Delegated {
 			continue
 		}
 		wg.Add(1)

@@ -90,7 +90,7 @@ func (s *Service) resolve(ctx context.Context, name netbios.Name, gather bool) (
 func (s *Service) self(name netbios.Name) (Answer, bool) {
 	s.mu.Lock()
 	e := s.findLocked(name)
-	ok := e != nil && e.State == Active
+	ok := e != nil && (e.State == Active || e.State == Delegated)
 	group := ok && e.Group
 	s.mu.Unlock()
 	if !ok {

@@ -36,7 +36,11 @@ type Packet struct {
 	Src       netip.AddrPort // the sender
 	Dst       netip.Addr     // the destination address: ours, or a broadcast address
 	Broadcast bool           // Dst was a broadcast address
-	Data      []byte
+	// Relayed: the packet was handed over by the program that owns the
+	// port (Samba's nmbd); Dst is unknown and nothing may be answered for
+	// it, since it may be for that program's names.
+	Relayed bool
+	Data    []byte
 }
 
 // Transport moves NetBIOS packets. Implementations are safe for concurrent

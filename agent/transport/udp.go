@@ -11,6 +11,11 @@ type UDPConfig struct {
 	// means every up, non-loopback interface with an IPv4 address.
 	Interfaces []string
 	Logger     *slog.Logger
+	// Shared sets SO_REUSEADDR, so that Samba's nmbd can start while the
+	// sockets are open (package samba then moves the agent beside it).
+	// Sockets on 0.0.0.0 never take unicast from a socket bound to the
+	// interface address, so sharing does not steal nmbd's traffic.
+	Shared bool
 	// Admit, when set, is asked for every received packet's source before
 	// the packet is copied and queued: a flood from one source is dropped
 	// at the socket and cannot crowd the queue (the agent's per-source rate

@@ -35,6 +35,9 @@ type UDP struct {
 	wg      sync.WaitGroup
 	Dropped atomic.Uint64 // packets lost because the agent fell behind
 	Refused atomic.Uint64 // packets UDPConfig.Admit refused
+	// sendOnly138: the UDP 138 sockets carry a drop-all filter
+	// (SetDatagramInput).
+	sendOnly138 atomic.Bool
 }
 
 type udpIface struct {
@@ -193,6 +196,9 @@ func (u *UDP) open(i Interface) (*udpIface, error) {
 				if serr == nil {
 					// Room for a burst of datagrams while the agent is busy.
 					unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<20)
+				}
+				if serr == nil {
+					serr = u.shareOptions(int(fd), port)
 				}
 			})
 			if err != nil {

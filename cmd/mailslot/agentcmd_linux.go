@@ -109,6 +109,7 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	metrics := fs.String("metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9137)")
+	sambaOpts := addSambaFlags(fs)
 	runAs := fs.String("user", "", "drop privileges to this user after binding (default: nobody when started as root; \"root\" keeps them)")
 	if cfg := findConfig(args); cfg != "" {
 		if err := configFromFile(fs, cfg); err != nil {
@@ -142,6 +143,9 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	}
 	cfg := agent.Config{Name: *name, Workgroup: *workgroup, Interfaces: ifaces, Logger: slog.New(h),
 		RateIn: *rateIn, BurstIn: *burstIn, RateOut: *rateOut, BurstOut: *burstOut}
+	if err := sambaOpts.apply(&cfg); err != nil {
+		return err
+	}
 	switch *style {
 	case "windows":
 		cfg.Style = smbmail.Windows

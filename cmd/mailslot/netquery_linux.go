@@ -137,6 +137,7 @@ func runNames(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	for _, i := range t.Interfaces {
 		fmt.Fprintf(stdout, "  interface %s %s\n", i.Name, i.Addr)
 	}
+	printMode(stdout, &t)
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	for _, e := range t.Names {
 		kind := "unique"

@@ -270,6 +270,19 @@ type NameTable struct {
 	Workgroup  string      `json:"workgroup"`
 	Interfaces []Interface `json:"interfaces"`
 	Names      []NameEntry `json:"names"`
+	// Mode is how the agent is on the network: "owner" (it owns UDP
+	// 137/138) or "beside-samba" (Samba's nmbd does).
+	Mode  string     `json:"mode,omitempty"`
+	Samba *SambaInfo `json:"samba,omitempty"`
+}
+
+// SambaInfo describes the agent's link to nmbd.
+type SambaInfo struct {
+	Socket     string `json:"socket"`     // nmbd's unexpected-packet socket
+	Connected  bool   `json:"connected"`  // subscribed now
+	Frames     uint64 `json:"frames"`     // frames received from nmbd
+	Cut        uint64 `json:"cut"`        // datagrams nmbd cut at 576 bytes (dropped)
+	Duplicates uint64 `json:"duplicates"` // second copies of subnet broadcasts (dropped)
 }
 
 // Interface is one interface the agent serves.
