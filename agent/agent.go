@@ -117,6 +117,7 @@ type Agent struct {
 	in       *limiter // per source IP
 	out      *limiter // per local uid
 	dgram    dgramService
+	link     Link // optional bridge beyond the LANs (SetLink)
 
 	mu      sync.Mutex
 	clients map[*client]struct{}

@@ -75,6 +75,10 @@ func (d *dgramService) handle(p *transport.Packet) {
 		a.drops.note("malformed datagram", p.Src.Addr())
 		return
 	}
+	if !a.linkLAN(p, &pk, &w) {
+		a.M.Duplicates.Add(1) // already delivered through the link
+		return
+	}
 	group, ours := a.ns.Owns(pk.DestName)
 	if !ours {
 		a.M.NotOurs.Add(1)
@@ -115,6 +119,7 @@ type target struct {
 	group   bool
 	addr    netip.Addr // unique: the owner; invalid for group
 	self    bool       // the destination is this host
+	link    bool       // the destination is reached through the Link
 	max     int        // largest payload
 	display string     // \\HOST as the user wrote it
 }
@@ -150,6 +155,10 @@ func (d *dgramService) send(t *target, path string, data []byte) error {
 	if len(data) > t.max {
 		return fmt.Errorf("%d bytes exceed the %d-byte limit for %s", len(data), t.max, t.display)
 	}
+	if t.link {
+		a.M.Sent.Add(1)
+		return a.link.Unique(t.dest, path, data)
+	}
 	if t.self || (t.group && t.dest == a.wg) {
 		in := Inbound{Source: a.host, Dest: t.dest, Group: t.group, Mailslot: smbmail.Prefix + path, Path: path, Data: data}
 		if ifs := a.tr.Interfaces(); len(ifs) > 0 {
@@ -165,6 +174,7 @@ func (d *dgramService) send(t *target, path string, data []byte) error {
 		return d.sendBatch(t, path, [][]byte{data})
 	}
 	m := d.message(t, path, data)
+	a.linkLocal(t, path, data, m.ID)
 	ifs := a.tr.Interfaces()
 	buf := bufPool.Get().(*[]byte)
 	defer bufPool.Put(buf)
@@ -193,7 +203,7 @@ func (d *dgramService) message(t *target, path string, data []byte) dgram.Messag
 // another host, with one sendmmsg when the transport can.
 func (d *dgramService) sendBatch(t *target, path string, msgs [][]byte) error {
 	a := d.a
-	if t.group || t.self {
+	if t.group || t.self || t.link {
 		var firstErr error
 		for _, p := range msgs {
 			if err := d.send(t, path, p); err != nil && firstErr == nil {

@@ -64,6 +64,9 @@ func (a *Agent) WritePrometheus(w io.Writer) {
 		fmt.Fprintf(w, "# TYPE %s counter\n%s %d\n", name, name, m.v.Load())
 	}
 	fmt.Fprintf(w, "# TYPE mailslot_agent_cache_entries gauge\nmailslot_agent_cache_entries %d\n", a.ns.CacheLen())
+	if a.link != nil {
+		a.link.WritePrometheus(w)
+	}
 }
 
 // MetricsHandler serves the counters at any path.
