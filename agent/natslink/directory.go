@@ -235,8 +235,7 @@ func (l *Link) Locate(ctx context.Context, host netbios.Name, ask bool) bool {
 // subnet of interface ifindex: it is linked, has been for Settle (so it
 // knows the others), and has the lowest id among the agents on it.
 func (l *Link) gateway(ifindex int) bool {
-	up := l.upSince.Load()
-	if up == 0 || time.Since(time.Unix(0, up)) < l.cfg.Settle {
+	if !l.settled() {
 		return false
 	}
 	for _, i := range l.a.Interfaces() {
@@ -245,4 +244,10 @@ func (l *Link) gateway(ifindex int) bool {
 		}
 	}
 	return false
+}
+
+// settled reports whether the link has been up for Settle.
+func (l *Link) settled() bool {
+	up := l.upSince.Load()
+	return up != 0 && time.Since(time.Unix(0, up)) >= l.cfg.Settle
 }

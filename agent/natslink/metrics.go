@@ -41,4 +41,10 @@ func (l *Link) WritePrometheus(w io.Writer) {
 	}
 	fmt.Fprintf(w, "# TYPE mailslot_agent_nats_connected gauge\nmailslot_agent_nats_connected %d\n", up)
 	fmt.Fprintf(w, "# TYPE mailslot_agent_nats_agents gauge\nmailslot_agent_nats_agents %d\n", l.dir.len())
+	settled := 0
+	if l.settled() {
+		settled = 1
+	}
+	// 1 once the link has been up for Settle: it may act as a gateway.
+	fmt.Fprintf(w, "# TYPE mailslot_agent_nats_settled gauge\nmailslot_agent_nats_settled %d\n", settled)
 }

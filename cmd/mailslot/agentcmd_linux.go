@@ -109,6 +109,7 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	metrics := fs.String("metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9137)")
+	nf := addNATSFlags(fs)
 	runAs := fs.String("user", "", "drop privileges to this user after binding (default: nobody when started as root; \"root\" keeps them)")
 	if cfg := findConfig(args); cfg != "" {
 		if err := configFromFile(fs, cfg); err != nil {
@@ -206,11 +207,21 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 		go srv.Serve(ln)
 		defer srv.Close()
 	}
+	link, err := nf.start(a, cfg.Logger)
+	if err != nil {
+		return err
+	}
 	if err := dropPrivileges(*runAs); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if link != nil {
+		defer link.close()
+		done := make(chan struct{})
+		go link.run(ctx, done)
+		defer func() { stop(); <-done }()
+	}
 	return a.Run(ctx)
 }
 

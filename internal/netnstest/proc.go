@@ -34,7 +34,7 @@ func (l *Lab) startProc(name string, cmd *exec.Cmd) (*Proc, error) {
 		l.mu.Unlock()
 		return nil, errors.New("netnstest: lab already closed")
 	}
-	if err := cmd.Start(); err != nil {
+	if err := startCmd(cmd); err != nil { // not cmd.Start: see spawn.go
 		l.mu.Unlock()
 		return nil, fmt.Errorf("netnstest: start %s: %v", name, err)
 	}
