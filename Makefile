@@ -61,4 +61,4 @@ bench: build
 # Network benchmarks between network namespaces (root): remote writes vs
 # raw UDP over the same veth pair. See docs/performance.md.
 bench-net: build
-	$(GO) run -tags netbench_slots ./internal/cmd/netbench -mailslot $(BIN)
+	$(GO) run ./internal/cmd/netbench -mailslot $(BIN)

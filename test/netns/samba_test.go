@@ -1,9 +1,12 @@
+//go:build linux
+
 package netns
 
 import (
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -113,24 +116,7 @@ func TestSambaPeers(t *testing.T) {
 	})
 
 	t.Run("AgentDefendsName", func(t *testing.T) {
-		c, err := peer.ListenUDP(peer.Addr.String() + ":137")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		name := netbios.MustNew("DELTA", 0)
-		reg := nbns.Registration(0x5151, name, 300000, nbns.Entry(false, peer.Addr), true)
-		b, err := reg.Append(nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var answer *nbns.Packet
-		for try := 0; try < 3 && answer == nil; try++ {
-			if _, err := c.WriteTo(b, &net.UDPAddr{IP: peer.Broadcast.AsSlice(), Port: 137}); err != nil {
-				t.Fatal(err)
-			}
-			answer = readNBNS(t, c, 0x5151, delta.Addr.String(), 2*time.Second)
-		}
+		answer := claimName(t, peer, "DELTA", 0x5151, delta.Addr)
 		if answer == nil {
 			t.Fatalf("DELTA's agent did not defend DELTA<00> against a registration from %v", peer.Addr)
 		}
@@ -232,6 +218,32 @@ func TestSambaPeers(t *testing.T) {
 			t.Errorf("node status responses from DELTA: %q, want flags 0x8400, TTL 0, 2 names", rows)
 		}
 	})
+}
+
+// claimName broadcasts a registration of the unique name<00> for from's
+// address (from port 137, up to three times, as RFC 1002 §6 retries) and
+// returns the answer that comes from defender, or nil.
+func claimName(t *testing.T, from *netnstest.Host, name string, id uint16, defender netip.Addr) *nbns.Packet {
+	t.Helper()
+	c, err := from.ListenUDP(from.Addr.String() + ":137")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	reg := nbns.Registration(id, netbios.MustNew(name, 0), 300000, nbns.Entry(false, from.Addr), true)
+	b, err := reg.Append(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for try := 0; try < 3; try++ {
+		if _, err := c.WriteTo(b, &net.UDPAddr{IP: from.Broadcast.AsSlice(), Port: 137}); err != nil {
+			t.Fatal(err)
+		}
+		if a := readNBNS(t, c, id, defender.String(), 2*time.Second); a != nil {
+			return a
+		}
+	}
+	return nil
 }
 
 // checkWindowsBytes asserts the datagram is framed as reference §11 shows
