@@ -30,7 +30,7 @@ const testWG = "TESTGRP"
 // site is a memnet network of subnets whose agents are linked through one
 // NATS server.
 type site struct {
-	t      *testing.T
+	t      testing.TB
 	net    *memnet.Network
 	srv    *server.Server
 	url    string // when the server listens
@@ -42,7 +42,7 @@ type site struct {
 	n      int
 }
 
-func newSite(t *testing.T, listen bool) *site {
+func newSite(t testing.TB, listen bool) *site {
 	t.Helper()
 	cfg := EmbedConfig{}
 	if listen {
@@ -60,6 +60,21 @@ func newSite(t *testing.T, listen bool) *site {
 	}
 	t.Cleanup(s.stop)
 	return s
+}
+
+// client is a plain NATS connection to the site's server.
+func (s *site) client(t testing.TB) *nats.Conn {
+	t.Helper()
+	var opts []nats.Option
+	if s.url == "" {
+		opts = append(opts, nats.InProcessServer(s.srv))
+	}
+	nc, err := nats.Connect(s.url, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
 }
 
 func (s *site) stop() {
@@ -171,7 +186,7 @@ func (p *peer) writes(slot string, d time.Duration) []string {
 	}
 }
 
-func subscribe(t *testing.T, a *agent.Agent, slot string) *agent.Subscription {
+func subscribe(t testing.TB, a *agent.Agent, slot string) *agent.Subscription {
 	t.Helper()
 	sub, err := a.Router().Subscribe(slot, nil)
 	if err != nil {

@@ -234,6 +234,11 @@ func (l *Link) Run(ctx context.Context) error {
 		select {
 		case m := <-l.out:
 			l.send(m)
+			// Drain what queued meanwhile in one go, so the client's
+			// flusher sends it in one write rather than one per message.
+			for n := len(l.out); n > 0; n-- {
+				l.send(<-l.out)
+			}
 		case <-tick.C:
 			l.announce(false)
 			l.dir.expire(time.Now().Add(-3 * l.cfg.Announce))

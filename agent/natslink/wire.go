@@ -123,25 +123,27 @@ type Message struct {
 	Data    []byte
 }
 
-// encode builds the NATS message for subject.
+// encode builds the NATS message for subject. The header keys are in
+// canonical form already, so the map is filled directly (Header.Set would
+// canonicalise each key again, on every message).
 func (m *Message) encode(subject string) *nats.Msg {
-	h := nats.Header{}
+	h := make(nats.Header, 7)
 	if m.Origin != "" {
-		h.Set(HdrOrigin, m.Origin)
+		h[HdrOrigin] = []string{m.Origin}
 	}
-	h.Set(HdrSource, m.Source.Base())
+	h[HdrSource] = []string{m.Source.Base()}
 	if m.Addr.IsValid() {
-		h.Set(HdrAddr, m.Addr.String())
+		h[HdrAddr] = []string{m.Addr.String()}
 	}
-	h.Set(HdrPath, m.Path)
-	h.Set(HdrDest, m.Dest.String())
-	h.Set(HdrDgramID, strconv.Itoa(int(m.DgramID)))
+	h[HdrPath] = []string{m.Path}
+	h[HdrDest] = []string{m.Dest.String()}
+	h[HdrDgramID] = []string{strconv.Itoa(int(m.DgramID))}
 	if len(m.LANs) > 0 {
 		s := make([]string, len(m.LANs))
 		for i, p := range m.LANs {
 			s[i] = p.String()
 		}
-		h.Set(HdrLANs, strings.Join(s, ","))
+		h[HdrLANs] = []string{strings.Join(s, ",")}
 	}
 	return &nats.Msg{Subject: subject, Header: h, Data: m.Data}
 }
@@ -166,7 +168,10 @@ func bad(format string, a ...any) error {
 func decode(kind, tok, wg string, h nats.Header, data []byte) (Message, error) {
 	var m Message
 	get := func(k string) (string, error) {
-		v := h.Get(k)
+		var v string
+		if l := h[k]; len(l) > 0 { // the client canonicalised the keys
+			v = l[0]
+		}
 		if len(v) > maxHeader {
 			return "", bad("%s too long", k)
 		}
