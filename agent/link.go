@@ -2,8 +2,11 @@ package agent
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/netip"
+	"reflect"
+	"sync/atomic"
 
 	"github.com/mailslot/mailslot/agent/transport"
 	"github.com/mailslot/mailslot/wire/dgram"
@@ -97,4 +100,21 @@ func (a *Agent) linkLocal(t *target, path string, data []byte, id uint16) {
 // linkTarget reports whether host is to be reached through the link.
 func (a *Agent) linkTarget(ctx context.Context, n netbios.Name, ask bool) bool {
 	return a.link != nil && a.link.Locate(ctx, n, ask)
+}
+
+// WriteCounters writes the atomic.Uint64 fields of the struct counters
+// points to in the Prometheus text format, as <prefix><metric tag>_total
+// with the help tag: the agent's Metrics and a link's use it.
+func WriteCounters(w io.Writer, prefix string, counters any) {
+	v := reflect.ValueOf(counters).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		c, ok := v.Field(i).Addr().Interface().(*atomic.Uint64)
+		if !ok {
+			continue
+		}
+		name := prefix + f.Tag.Get("metric") + "_total"
+		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, f.Tag.Get("help"), name, name, c.Load())
+	}
 }

@@ -3,6 +3,7 @@ package natslink
 import (
 	"context"
 	"encoding/json"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
@@ -25,6 +26,9 @@ type Announcement struct {
 	Addrs []netip.Addr   `json:"addrs"` // its interface addresses
 	Bye   bool           `json:"bye,omitempty"`
 }
+
+// replyDelay bounds how long an agent waits before answering newcomers.
+const replyDelay = 100 * time.Millisecond
 
 // Bounds on a decoded announcement.
 const (
@@ -176,9 +180,15 @@ func (l *Link) onAnnounce(msg *nats.Msg) {
 		l.M.DirectoryFull.Add(1)
 		return
 	}
-	if isNew {
+	if isNew && l.replyPending.CompareAndSwap(false, true) {
 		// A newcomer learns about us at once instead of at our next tick.
-		l.announce(false)
+		// Replies are coalesced: when many agents start together, each
+		// answers once per short window, not once per newcomer (which
+		// would be N² announcements, each delivered N times).
+		time.AfterFunc(replyDelay/2+rand.N(replyDelay/2), func() {
+			l.replyPending.Store(false)
+			l.announce(false)
+		})
 	}
 }
 

@@ -39,7 +39,8 @@ type site struct {
 	wg     sync.WaitGroup
 	agents map[string]*agent.Agent
 	links  map[string]*Link
-	n      int
+	// announce is the links' Announce interval (entries expire after 3).
+	announce time.Duration
 }
 
 func newSite(t testing.TB, listen bool) *site {
@@ -54,7 +55,7 @@ func newSite(t testing.TB, listen bool) *site {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &site{t: t, net: memnet.New(7), srv: srv, ctx: ctx, cancel: cancel, agents: map[string]*agent.Agent{},
-		links: map[string]*Link{}}
+		links: map[string]*Link{}, announce: 200 * time.Millisecond}
 	if listen {
 		s.url = srv.ClientURL()
 	}
@@ -101,7 +102,7 @@ func (s *site) add(name, seg string, x byte, unlinked ...bool) *agent.Agent {
 		s.t.Fatal(err)
 	}
 	if len(unlinked) == 0 {
-		cfg := Config{Settle: 50 * time.Millisecond, Announce: 200 * time.Millisecond}
+		cfg := Config{Settle: 50 * time.Millisecond, Announce: s.announce}
 		if s.url != "" {
 			cfg.URLs = []string{s.url}
 		} else {
@@ -140,6 +141,25 @@ func (s *site) converge() {
 		}
 	}
 	time.Sleep(100 * time.Millisecond) // past Settle
+}
+
+// three starts A1 and A2 on s1 and B1 on s2 and waits for their links.
+func (s *site) three() (a1, a2, b1 *agent.Agent) {
+	a1, a2, b1 = s.add("A1", "s1", 11), s.add("A2", "s1", 12), s.add("B1", "s2", 21)
+	s.converge()
+	return a1, a2, b1
+}
+
+// eventually polls cond until it holds, failing t after waitLong.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, waitLong)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // peer is a host without an agent: it sees the raw datagrams of its LAN.
@@ -288,10 +308,7 @@ func TestHostWithoutAgentReachesOtherSubnets(t *testing.T) {
 
 func TestUniqueWriteAcrossSubnets(t *testing.T) {
 	s := newSite(t, false)
-	a1 := s.add("A1", "s1", 11)
-	a2 := s.add("A2", "s1", 12)
-	b1 := s.add("B1", "s2", 21)
-	s.converge()
+	a1, a2, b1 := s.three()
 	subB1, subA2 := subscribe(t, b1, "u"), subscribe(t, a2, "u")
 	if err := a1.Send(context.Background(), "B1", "u", []byte("over nats")); err != nil {
 		t.Fatal(err)
@@ -362,32 +379,16 @@ func TestPlainNATSClientPublishes(t *testing.T) {
 	bad.Data = []byte("bad")
 	nc.PublishMsg(bad)
 	nc.Flush()
-	deadline := time.Now().Add(waitLong)
-	for s.links["B1"].M.Malformed.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("a malformed message was not counted")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	eventually(t, "a malformed message counted", func() bool { return s.links["B1"].M.Malformed.Load() > 0 })
 }
 
 func TestLinkDownKeepsLANAndReconnects(t *testing.T) {
 	s := newSite(t, true)
-	a1 := s.add("A1", "s1", 11)
-	a2 := s.add("A2", "s1", 12)
-	b1 := s.add("B1", "s2", 21)
-	s.converge()
+	a1, a2, b1 := s.three()
 	port := s.srv.Addr().(interface{ AddrPort() netip.AddrPort }).AddrPort().Port()
 	s.srv.Shutdown()
 	for _, n := range []string{"A1", "B1"} {
-		l := s.links[n]
-		deadline := time.Now().Add(waitLong)
-		for l.Connected() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s never saw the server go", n)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		eventually(t, n+" sees the server go", func() bool { return !s.links[n].Connected() })
 	}
 	// The LAN still works, and a write through the link fails fast.
 	sub := subscribe(t, a2, "lan")
@@ -417,13 +418,7 @@ func TestLinkDownKeepsLANAndReconnects(t *testing.T) {
 	s.srv = srv
 	for _, n := range []string{"A1", "B1"} {
 		l := s.links[n]
-		deadline := time.Now().Add(waitLong)
-		for !l.Connected() {
-			if time.Now().After(deadline) {
-				t.Fatalf("%s did not reconnect", n)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		eventually(t, n+" reconnects", l.Connected)
 		if l.M.Reconnects.Load() == 0 || l.M.Disconnects.Load() == 0 {
 			t.Fatalf("%s: reconnects %d, disconnects %d", n, l.M.Reconnects.Load(), l.M.Disconnects.Load())
 		}

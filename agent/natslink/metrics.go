@@ -3,8 +3,9 @@ package natslink
 import (
 	"fmt"
 	"io"
-	"reflect"
 	"sync/atomic"
+
+	"github.com/mailslot/mailslot/agent"
 )
 
 // Metrics are the link's counters, exported by WritePrometheus as
@@ -27,14 +28,7 @@ type Metrics struct {
 
 // WritePrometheus implements agent.Link.
 func (l *Link) WritePrometheus(w io.Writer) {
-	v := reflect.ValueOf(&l.M).Elem()
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name := "mailslot_agent_nats_" + f.Tag.Get("metric") + "_total"
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, f.Tag.Get("help"), name, name,
-			v.Field(i).Addr().Interface().(*atomic.Uint64).Load())
-	}
+	agent.WriteCounters(w, "mailslot_agent_nats_", &l.M)
 	up := 0
 	if l.Connected() {
 		up = 1

@@ -103,9 +103,11 @@ type Link struct {
 	// upSince is when the connection last came up (UnixNano; 0 = down).
 	upSince atomic.Int64
 	dgramID atomic.Uint32
-	subs    []*nats.Subscription
-	once    sync.Once
-	done    chan struct{}
+	// replyPending is set while an answer to newcomers is scheduled.
+	replyPending atomic.Bool
+	subs         []*nats.Subscription
+	once         sync.Once
+	done         chan struct{}
 }
 
 // New connects agent a to NATS and installs the link in it (a.SetLink).
