@@ -139,14 +139,18 @@ func (l *Link) self(bye bool) Announcement {
 	return a
 }
 
-func (l *Link) announce(bye bool) {
+func (l *Link) announce(bye bool) { l.announceOn(l.nc, bye) }
+
+// announceOn publishes on c: the connection callbacks may run before New
+// has stored l.nc.
+func (l *Link) announceOn(c *nats.Conn, bye bool) {
 	b, err := json.Marshal(l.self(bye))
 	if err != nil {
 		return
 	}
 	// Straight to the client, not through the queue: announcements are few
 	// and must not be lost to a burst of writes.
-	if err := l.nc.Publish(agentsSubject(l.wg), b); err != nil {
+	if err := c.Publish(agentsSubject(l.wg), b); err != nil {
 		l.M.PublishFailed.Add(1)
 	}
 }

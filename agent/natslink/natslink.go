@@ -196,7 +196,7 @@ func (l *Link) up(c *nats.Conn, again bool) {
 		l.M.Reconnects.Add(1)
 	}
 	l.log.Info("NATS link up", "server", c.ConnectedUrlRedacted(), "agent_id", l.id, "reconnect", again)
-	l.announce(false)
+	l.announceOn(c, false)
 }
 
 // ID is this agent's id on the NATS system.
