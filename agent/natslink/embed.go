@@ -13,7 +13,8 @@ import (
 // EmbedConfig configures a nats-server run inside the agent.
 type EmbedConfig struct {
 	// Listen is the client address (host:port) other agents connect to;
-	// empty means in-process connections only.
+	// empty means in-process connections only. Port 0 picks a free port
+	// (ClientURL tells which).
 	Listen string
 	// Cluster is the address (host:port) where other embedded servers
 	// connect their routes; Routes are the cluster addresses of the others
@@ -30,7 +31,7 @@ type EmbedConfig struct {
 // Embed starts a nats-server in this process. Shut it down with Shutdown
 // after closing the links that use it.
 func Embed(cfg EmbedConfig) (*server.Server, error) {
-	opts := &server.Options{ServerName: "mailslot", NoLog: true, NoSigs: true, Username: cfg.User, Password: cfg.Password}
+	opts := &server.Options{NoLog: true, NoSigs: true, Username: cfg.User, Password: cfg.Password}
 	if cfg.Listen == "" {
 		// DontListen would also stop routes (nats-server#5174): a cluster
 		// member without a client address listens on a random loopback port.
@@ -87,6 +88,9 @@ func splitHostPort(s string) (string, int, error) {
 	port, err := strconv.Atoi(p)
 	if err != nil || port < 0 || port > 65535 {
 		return "", 0, fmt.Errorf("bad port %q", p)
+	}
+	if port == 0 {
+		port = -1 // nats-server: 0 is its default port, -1 a random one
 	}
 	return host, port, nil
 }
