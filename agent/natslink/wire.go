@@ -136,7 +136,7 @@ func (m *Message) encode(subject string) *nats.Msg {
 		h[HdrAddr] = []string{m.Addr.String()}
 	}
 	h[HdrPath] = []string{m.Path}
-	h[HdrDest] = []string{m.Dest.String()}
+	h[HdrDest] = []string{nameString(m.Dest)}
 	h[HdrDgramID] = []string{strconv.Itoa(int(m.DgramID))}
 	if len(m.LANs) > 0 {
 		s := make([]string, len(m.LANs))
@@ -146,6 +146,19 @@ func (m *Message) encode(subject string) *nats.Msg {
 		h[HdrLANs] = []string{strings.Join(s, ",")}
 	}
 	return &nats.Msg{Subject: subject, Header: h, Data: m.Data}
+}
+
+// nameString is m.Dest.String() without fmt for the common case of a
+// printable name (this runs for every message).
+func nameString(n netbios.Name) string {
+	base := n.Base()
+	for i := 0; i < len(base); i++ {
+		if base[i] < 0x20 || base[i] >= 0x7f || base[i] == '<' {
+			return n.String()
+		}
+	}
+	const hex = "0123456789abcdef"
+	return base + "<" + string([]byte{hex[n.Suffix()>>4], hex[n.Suffix()&15]}) + ">"
 }
 
 // Limits on what decode accepts from the wire.

@@ -71,6 +71,18 @@ func TestEncodeDecode(t *testing.T) {
 	}
 }
 
+func TestNameString(t *testing.T) {
+	for _, n := range []netbios.Name{netbios.MustNew("TESTGRP", 0x1d), netbios.MustNew("A", 0), netbios.MSBrowse,
+		netbios.MustNew("X<Y", 0x20)} {
+		if got, want := nameString(n), n.String(); got != want {
+			t.Errorf("nameString = %q, want %q", got, want)
+		}
+		if back, err := netbios.Parse(nameString(n)); n != netbios.MSBrowse && (err != nil || back != n) {
+			t.Errorf("%q does not parse back: %v", nameString(n), err)
+		}
+	}
+}
+
 func TestMessageIDIgnoresCaseOfPath(t *testing.T) {
 	a, b := netbios.MustNew("A", 0), netbios.MustNew("WG", 0)
 	if MessageID(a, b, 1, `app\x`, []byte("d")) != MessageID(a, b, 1, `APP/X`, []byte("d")) {
