@@ -63,13 +63,11 @@ func (a *Agent) Rebroadcast(in *Inbound, id uint16, ifindex int) error {
 	}
 	m := dgram.Message{Group: true, ID: id, SourceIP: i.IP(), SourcePort: transport.DatagramPort, Source: in.Source,
 		Dest: in.Dest, Mailslot: smbmail.Prefix + in.Path, Data: in.Data}
-	buf := bufPool.Get().(*[]byte)
-	defer bufPool.Put(buf)
-	b, err := m.Append((*buf)[:0], a.cfg.Style)
+	var buf [640]byte // a datagram: name + data <= 443, SMB <= 512
+	b, err := m.Append(buf[:0], a.cfg.Style)
 	if err != nil {
 		return err
 	}
-	*buf = b
 	return a.tr.WriteTo(b, transport.DatagramPort, ifindex, netip.AddrPortFrom(i.Broadcast, transport.DatagramPort))
 }
 
@@ -95,6 +93,18 @@ func (a *Agent) linkLocal(t *target, path string, data []byte, id uint16) {
 		in.Src = netip.AddrPortFrom(ifs[0].IP(), transport.DatagramPort)
 	}
 	a.link.Group(&in, id)
+}
+
+// sendLink sends writes for a host reached through the link.
+func (d *dgramService) sendLink(t *target, path string, msgs [][]byte) error {
+	var firstErr error
+	for _, p := range msgs {
+		if err := d.a.link.Unique(t.dest, path, p); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	d.a.M.Sent.Add(uint64(len(msgs)))
+	return firstErr
 }
 
 // linkTarget reports whether host is to be reached through the link.
