@@ -21,8 +21,12 @@ import (
 // one. When the agent goes away the slot reconnects with a short backoff,
 // so deliveries resume within about two seconds of the agent's restart.
 
-// remoteRetryMax caps the reconnection backoff.
-const remoteRetryMax = time.Second
+// remoteRetryMax caps the reconnection backoff; registerTimeout bounds one
+// registration.
+const (
+	remoteRetryMax  = time.Second
+	registerTimeout = 3 * time.Second
+)
 
 func (s *Slot) startRemote() error {
 	r := &remoteLink{s: s, lost: make(chan struct{}, 1), watch: -1}
@@ -100,14 +104,15 @@ func (r *remoteLink) loop() {
 
 // connect registers with the agent and hands the connection to the slot.
 func (r *remoteLink) connect() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	// A loaded agent may take a while; an absent one fails at once.
+	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
 	defer cancel()
 	c, err := agentproto.Dial(ctx, r.s.set.namespace)
 	if err != nil {
 		return err
 	}
 	defer c.Close() // the slot keeps a duplicate of the descriptor
-	c.SetDeadline(time.Now().Add(time.Second))
+	c.SetDeadline(time.Now().Add(registerTimeout))
 	buf := make([]byte, agentproto.MaxFrame)
 	f, err := agentproto.Roundtrip(c, &agentproto.Frame{Op: agentproto.OpRegister, Path: r.s.name.Path, Networks: r.s.set.remoteNetworks}, buf)
 	if err != nil {

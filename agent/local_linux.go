@@ -194,7 +194,13 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 				}
 			}
 			if err := bt.send(rc, frames); err != nil {
-				return
+				if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) || errors.Is(err, net.ErrClosed) {
+					return // the slot is gone
+				}
+				// Anything else (ENOBUFS under memory pressure) costs this
+				// batch, not the slot's registration.
+				a.M.QueueFull.Add(uint64(len(frames)))
+				a.log.Debug("delivering to a slot", "path", f.Path, "err", err)
 			}
 		}
 	}
