@@ -81,3 +81,52 @@ func TestEmbeddedServerRequiresCredentials(t *testing.T) {
 		t.Fatal("a link with a wrong password is up")
 	}
 }
+
+// A publisher flooding NATS is cut to its rate, and others still get
+// through.
+func TestFloodFromNATSIsLimited(t *testing.T) {
+	srv, err := Embed(EmbedConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	n := memnet.New(5)
+	b1, l := linkedAgent(t, n, "B1", "s2", 21, Config{Server: srv, RateIn: 1, BurstIn: 20})
+	sub := subscribe(t, b1, "flood")
+	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	eventually(t, "the link is up", l.Connected)
+	const flood = 500
+	for i := range flood {
+		m := nats.NewMsg(BcastSubject(testWG, "flood"))
+		m.Header.Set(HdrSource, "FLOODER")
+		m.Data = fmt.Appendf(nil, "f%d", i)
+		nc.PublishMsg(m)
+	}
+	for _, who := range []string{"OTHER1", "OTHER2"} {
+		m := nats.NewMsg(BcastSubject(testWG, "flood"))
+		m.Header.Set(HdrSource, who)
+		m.Data = []byte("me too")
+		nc.PublishMsg(m)
+	}
+	nc.Flush()
+	eventually(t, "everything processed", func() bool { return l.M.Received.Load() == flood+2 })
+	got, others := 0, 0
+	for len(sub.C) > 0 {
+		d := <-sub.C
+		if d.Source() == "FLOODER" {
+			got++
+		} else {
+			others++
+		}
+	}
+	if got >= flood || l.M.RateLimited.Load() == 0 {
+		t.Fatalf("%d of %d flood writes delivered, %d rate-limited", got, flood, l.M.RateLimited.Load())
+	}
+	if others == 0 {
+		t.Fatal("the other senders were starved")
+	}
+}

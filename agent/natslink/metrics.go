@@ -17,6 +17,7 @@ type Metrics struct {
 	Received      atomic.Uint64 `metric:"received" help:"writes received from NATS"`
 	Duplicates    atomic.Uint64 `metric:"duplicates" help:"writes already delivered here (dedup window)"`
 	Malformed     atomic.Uint64 `metric:"malformed" help:"messages from NATS that did not decode"`
+	RateLimited   atomic.Uint64 `metric:"rate_limited" help:"writes from NATS over the per-sender rate limit"`
 	Oversize      atomic.Uint64 `metric:"oversize" help:"writes from NATS over the mailslot size limit"`
 	Bridged       atomic.Uint64 `metric:"bridged" help:"LAN writes of hosts without an agent published as their subnet's gateway"`
 	Rebroadcast   atomic.Uint64 `metric:"rebroadcast" help:"writes from NATS rebroadcast on a LAN as its gateway"`

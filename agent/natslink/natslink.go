@@ -84,22 +84,29 @@ type Config struct {
 	// AskWait bounds a directory request for a host the agent does not
 	// know yet. Default DefaultAskWait.
 	AskWait time.Duration
-	Logger  *slog.Logger
+	// RateIn and BurstIn bound the writes accepted from NATS per sender
+	// (publishing agent, else claimed source name): a token bucket, so a
+	// flooding publisher can neither starve the others nor make the
+	// gateways flood their LANs. Zero means the default; negative means
+	// unlimited.
+	RateIn, BurstIn float64
+	Logger          *slog.Logger
 }
 
 // Link is an agent's connection to a NATS system.
 type Link struct {
-	a    *agent.Agent
-	cfg  Config
-	id   string // this agent's id in the directory and Mailslot-Origin
-	wg   string // the workgroup's base name
-	host netbios.Name
-	log  *slog.Logger
-	nc   *nats.Conn
-	out  chan *nats.Msg
-	seen *dedup
-	dir  *directory
-	M    Metrics
+	a     *agent.Agent
+	cfg   Config
+	id    string // this agent's id in the directory and Mailslot-Origin
+	wg    string // the workgroup's base name
+	host  netbios.Name
+	log   *slog.Logger
+	nc    *nats.Conn
+	out   chan *nats.Msg
+	seen  *dedup
+	dir   *directory
+	limit *limiter // per sender, on what arrives from NATS
+	M     Metrics
 	// upSince is when the connection last came up (UnixNano; 0 = down).
 	upSince atomic.Int64
 	dgramID atomic.Uint32
@@ -132,7 +139,13 @@ func New(a *agent.Agent, cfg Config) (*Link, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	l := &Link{a: a, cfg: cfg, id: nuid.Next(), wg: a.Workgroup().Base(), host: a.HostName(), log: cfg.Logger,
+	if cfg.RateIn == 0 {
+		cfg.RateIn = DefaultRateIn
+	}
+	if cfg.BurstIn == 0 {
+		cfg.BurstIn = DefaultBurstIn
+	}
+	l := &Link{limit: newLimiter(cfg.RateIn, cfg.BurstIn), a: a, cfg: cfg, id: nuid.Next(), wg: a.Workgroup().Base(), host: a.HostName(), log: cfg.Logger,
 		out: make(chan *nats.Msg, cfg.QueueLen), seen: newDedup(dedupSize, dedupWindow), dir: newDirectory(maxAgents),
 		done: make(chan struct{})}
 	opts := []nats.Option{
@@ -412,6 +425,14 @@ func (l *Link) inbound(msg *nats.Msg, kind string, group bool) (Message, bool) {
 		return m, false
 	}
 	if m.Origin == l.id { // our own publication, echoed
+		return m, false
+	}
+	key := m.Origin
+	if key == "" {
+		key = m.Source.Base()
+	}
+	if !l.limit.allow(key) {
+		l.M.RateLimited.Add(1)
 		return m, false
 	}
 	if len(m.Data) > l.a.MaxPayload(m.Path, group) {
