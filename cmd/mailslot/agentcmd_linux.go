@@ -192,6 +192,9 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	if *name != "" && len(*name) > 15 {
 		return usagef("--name %q is longer than 15 characters", *name)
 	}
+	if err := nf.validate(); err != nil {
+		return err
+	}
 	// Bind everything while privileged, then drop privileges.
 	a, err := agent.New(cfg)
 	if err != nil {

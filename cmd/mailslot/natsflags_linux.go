@@ -46,14 +46,26 @@ func splitList(s string) []string {
 	return out
 }
 
+// validate checks the flags that go together, before anything is bound.
+func (f *natsFlags) validate() error {
+	switch {
+	case *f.listen == "" && (*f.cluster != "" || *f.routes != ""):
+		return usagef("--nats-cluster and --nats-routes need --nats-listen")
+	case *f.listen != "" && *f.urls != "":
+		return usagef("use --nats or --nats-listen, not both (other embedded servers join with --nats-routes)")
+	case (*f.tlsCert == "") != (*f.tlsKey == ""):
+		return usagef("--nats-tls-cert and --nats-tls-key go together")
+	case *f.urls == "" && *f.listen == "" && (*f.creds != "" || *f.nkey != "" || *f.user != "" || *f.tlsCA != "" || *f.tlsCert != ""):
+		return usagef("NATS credentials and TLS options need --nats or --nats-listen")
+	}
+	return nil
+}
+
 // start links a to NATS when --nats or --nats-listen is set (else it
 // returns nil, nil: the agent stays LAN-only). The embedded server binds
 // here, while still privileged.
 func (f *natsFlags) start(a *agent.Agent, log *slog.Logger) (*natsRun, error) {
 	if *f.urls == "" && *f.listen == "" {
-		if *f.cluster != "" || *f.routes != "" {
-			return nil, usagef("--nats-cluster and --nats-routes need --nats-listen")
-		}
 		return nil, nil
 	}
 	cfg := natslink.Config{URLs: splitList(*f.urls), Logger: log}
@@ -73,17 +85,11 @@ func (f *natsFlags) start(a *agent.Agent, log *slog.Logger) (*natsRun, error) {
 	if *f.tlsCA != "" {
 		cfg.Options = append(cfg.Options, nats.RootCAs(*f.tlsCA))
 	}
-	if (*f.tlsCert == "") != (*f.tlsKey == "") {
-		return nil, usagef("--nats-tls-cert and --nats-tls-key go together")
-	}
 	if *f.tlsCert != "" {
 		cfg.Options = append(cfg.Options, nats.ClientCert(*f.tlsCert, *f.tlsKey))
 	}
 	r := &natsRun{}
 	if *f.listen != "" {
-		if *f.urls != "" {
-			return nil, usagef("use --nats or --nats-listen, not both (other embedded servers join with --nats-routes)")
-		}
 		srv, err := natslink.Embed(natslink.EmbedConfig{Listen: *f.listen, Cluster: *f.cluster, Routes: splitList(*f.routes),
 			User: *f.user, Password: *f.password})
 		if err != nil {
