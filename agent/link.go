@@ -61,14 +61,46 @@ func (a *Agent) Rebroadcast(in *Inbound, id uint16, ifindex int) error {
 	if !ok {
 		return transport.ErrNoInterface
 	}
-	m := dgram.Message{Group: true, ID: id, SourceIP: i.IP(), SourcePort: transport.DatagramPort, Source: in.Source,
+	return a.relay(in, id, i, i.Broadcast, true)
+}
+
+// RelayUnique sends in as a DIRECT_UNIQUE datagram to in.Dest at ip, a
+// host on one of this host's LANs that runs no agent, keeping the original
+// SOURCE_NAME.
+func (a *Agent) RelayUnique(in *Inbound, id uint16, ip netip.Addr) error {
+	for _, i := range a.tr.Interfaces() {
+		if i.Addr.Masked().Contains(ip) {
+			return a.relay(in, id, i, ip, false)
+		}
+	}
+	return transport.ErrNoInterface
+}
+
+func (a *Agent) relay(in *Inbound, id uint16, i transport.Interface, dst netip.Addr, group bool) error {
+	m := dgram.Message{Group: group, ID: id, SourceIP: i.IP(), SourcePort: transport.DatagramPort, Source: in.Source,
 		Dest: in.Dest, Mailslot: smbmail.Prefix + in.Path, Data: in.Data}
 	var buf [640]byte // a datagram: name + data <= 443, SMB <= 512
 	b, err := m.Append(buf[:0], a.cfg.Style)
 	if err != nil {
 		return err
 	}
-	return a.tr.WriteTo(b, transport.DatagramPort, ifindex, netip.AddrPortFrom(i.Broadcast, transport.DatagramPort))
+	return a.tr.WriteTo(b, transport.DatagramPort, i.Index, netip.AddrPortFrom(dst, transport.DatagramPort))
+}
+
+// ResolveLAN resolves the unique name by this host's own means (static,
+// cache, WINS, broadcast, DNS) to another host on one of its LANs.
+func (a *Agent) ResolveLAN(ctx context.Context, name netbios.Name) (netip.Addr, bool) {
+	ans, err := a.ns.Resolve(ctx, name)
+	if err != nil || ans.Group || len(ans.Addrs) == 0 {
+		return netip.Addr{}, false
+	}
+	ip := ans.Addrs[0]
+	for _, i := range a.tr.Interfaces() {
+		if i.Addr.Masked().Contains(ip) && ip != i.IP() {
+			return ip, true
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // linkLAN hands a group datagram heard on a LAN to the link; false means

@@ -25,6 +25,9 @@ type Announcement struct {
 	LANs  []netip.Prefix `json:"lans"`  // subnets of its interfaces
 	Addrs []netip.Addr   `json:"addrs"` // its interface addresses
 	Bye   bool           `json:"bye,omitempty"`
+	// Relay marks a who answer from the gateway of the subnet of Name, a
+	// host without an agent: writes for it go to mailslot.<WG>.relay.<ID>.
+	Relay bool `json:"relay,omitempty"`
 }
 
 // replyDelay bounds how long an agent waits before answering newcomers.
@@ -96,6 +99,11 @@ func (d *directory) isAgentAddr(ip netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+func (d *directory) hasName(name string) bool {
+	_, ok := d.byName(name)
+	return ok
 }
 
 // byName returns the announcement of the agent of host name.
@@ -176,7 +184,7 @@ func (l *Link) onAnnounce(msg *nats.Msg) {
 		l.M.Malformed.Add(1)
 		return
 	}
-	if a.ID == l.id {
+	if a.ID == l.id || a.Relay {
 		return
 	}
 	isNew, ok := l.dir.put(a, time.Now())
@@ -193,16 +201,6 @@ func (l *Link) onAnnounce(msg *nats.Msg) {
 			l.replyPending.Store(false)
 			l.announce(false)
 		})
-	}
-}
-
-func (l *Link) onWho(msg *nats.Msg) {
-	if msg.Reply == "" {
-		return
-	}
-	b, err := json.Marshal(l.self(false))
-	if err == nil {
-		msg.Respond(b)
 	}
 }
 
@@ -227,6 +225,9 @@ func (l *Link) Locate(ctx context.Context, host netbios.Name, ask bool) bool {
 	if a, ok := l.dir.byName(host.Base()); ok {
 		return !l.onOurLAN(a)
 	}
+	if _, ok := l.relays.get(host.Base()); ok {
+		return true
+	}
 	if !ask || !l.Connected() {
 		return false
 	}
@@ -240,6 +241,10 @@ func (l *Link) Locate(ctx context.Context, host netbios.Name, ask bool) bool {
 	a, ok := decodeAnnouncement(msg.Data)
 	if !ok || a.Name != host.Base() || a.ID == l.id {
 		return false
+	}
+	if a.Relay {
+		l.relays.put(a.Name, a.ID)
+		return true
 	}
 	l.dir.put(a, time.Now())
 	return !l.onOurLAN(a)

@@ -14,11 +14,15 @@ import (
 
 // linkedAgent starts an agent on its own memnet segment of network n,
 // linked with cfg, until the test ends.
-func linkedAgent(t *testing.T, n *memnet.Network, name, seg string, x byte, cfg Config) (*agent.Agent, *Link) {
+func linkedAgent(t *testing.T, n *memnet.Network, name, seg string, x byte, cfg Config, opts ...func(*agent.Config)) (*agent.Agent, *Link) {
 	t.Helper()
 	h := n.Host(name)
 	h.AddInterface(seg, prefix(seg, x))
-	a, err := agent.New(agent.Config{Name: name, Workgroup: testWG, Transport: h, NoLocalSocket: true, DisableDNS: true})
+	acfg := agent.Config{Name: name, Workgroup: testWG, Transport: h, NoLocalSocket: true, DisableDNS: true}
+	for _, o := range opts {
+		o(&acfg)
+	}
+	a, err := agent.New(acfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ type Metrics struct {
 	RateLimited   atomic.Uint64 `metric:"rate_limited" help:"writes from NATS over the per-sender rate limit"`
 	Oversize      atomic.Uint64 `metric:"oversize" help:"writes from NATS over the mailslot size limit"`
 	Bridged       atomic.Uint64 `metric:"bridged" help:"LAN writes of hosts without an agent published as their subnet's gateway"`
+	Relayed       atomic.Uint64 `metric:"relayed" help:"writes from NATS sent to a host without an agent on our LAN"`
 	Rebroadcast   atomic.Uint64 `metric:"rebroadcast" help:"writes from NATS rebroadcast on a LAN as its gateway"`
 	SlowConsumer  atomic.Uint64 `metric:"slow_consumer" help:"times the client dropped messages because the agent fell behind"`
 	DirectoryFull atomic.Uint64 `metric:"directory_full" help:"announcements ignored because the directory was full"`

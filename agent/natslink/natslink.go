@@ -110,6 +110,8 @@ type Link struct {
 	// upSince is when the connection last came up (UnixNano; 0 = down).
 	upSince atomic.Int64
 	dgramID atomic.Uint32
+	relays  relayTable
+	whoSem  chan struct{}
 	// replyPending is set while an answer to newcomers is scheduled.
 	replyPending atomic.Bool
 	subs         []*nats.Subscription
@@ -145,7 +147,7 @@ func New(a *agent.Agent, cfg Config) (*Link, error) {
 	if cfg.BurstIn == 0 {
 		cfg.BurstIn = DefaultBurstIn
 	}
-	l := &Link{limit: newLimiter(cfg.RateIn, cfg.BurstIn), a: a, cfg: cfg, id: nuid.Next(), wg: a.Workgroup().Base(), host: a.HostName(), log: cfg.Logger,
+	l := &Link{limit: newLimiter(cfg.RateIn, cfg.BurstIn), whoSem: make(chan struct{}, whoConcurrent), a: a, cfg: cfg, id: nuid.Next(), wg: a.Workgroup().Base(), host: a.HostName(), log: cfg.Logger,
 		out: make(chan *nats.Msg, cfg.QueueLen), seen: newDedup(dedupSize, dedupWindow), dir: newDirectory(maxAgents),
 		done: make(chan struct{})}
 	opts := []nats.Option{
@@ -226,7 +228,8 @@ func (l *Link) subscribe() error {
 		{subjectRoot + "." + Token(l.wg) + ".bcast.*", l.onBcast},
 		{HostSubject(l.wg, l.host.Base()), l.onHost},
 		{agentsSubject(l.wg), l.onAnnounce},
-		{whoSubject(l.wg, l.host.Base()), l.onWho},
+		{whoSubject(l.wg, "") + "*", l.onWho},
+		{relaySubject(l.wg, l.id), l.onRelay},
 	} {
 		sub, err := l.nc.Subscribe(s.subj, s.h)
 		if err != nil {
@@ -365,7 +368,11 @@ func (l *Link) Unique(host netbios.Name, path string, data []byte) error {
 		l.M.PublishFailed.Add(1)
 		return fmt.Errorf("the NATS link to %s is down", host.Base())
 	}
-	l.publish(m.encode(HostSubject(l.wg, host.Base())))
+	subject := HostSubject(l.wg, host.Base())
+	if id, ok := l.relays.get(host.Base()); ok { // a host without an agent
+		subject = relaySubject(l.wg, id)
+	}
+	l.publish(m.encode(subject))
 	return nil
 }
 
@@ -373,7 +380,7 @@ func (l *Link) Unique(host netbios.Name, path string, data []byte) error {
 // destination, rebroadcast on each LAN we are the gateway of and that did
 // not get it already, never published again.
 func (l *Link) onBcast(msg *nats.Msg) {
-	m, ok := l.inbound(msg, "bcast", true)
+	m, ok := l.inbound(msg, "bcast", true, lastToken(msg.Subject))
 	if !ok {
 		return
 	}
@@ -401,7 +408,7 @@ func (l *Link) onBcast(msg *nats.Msg) {
 
 // onHost takes a write to this host from NATS.
 func (l *Link) onHost(msg *nats.Msg) {
-	m, ok := l.inbound(msg, "host", false)
+	m, ok := l.inbound(msg, "host", false, lastToken(msg.Subject))
 	if !ok {
 		return
 	}
@@ -416,9 +423,8 @@ func (l *Link) onHost(msg *nats.Msg) {
 }
 
 // inbound decodes and checks a write received on subject kind.
-func (l *Link) inbound(msg *nats.Msg, kind string, group bool) (Message, bool) {
+func (l *Link) inbound(msg *nats.Msg, kind string, group bool, tok string) (Message, bool) {
 	l.M.Received.Add(1)
-	tok := msg.Subject[strings.LastIndexByte(msg.Subject, '.')+1:]
 	m, err := decode(kind, tok, l.wg, msg.Header, msg.Data)
 	if err != nil {
 		l.M.Malformed.Add(1)
@@ -441,6 +447,8 @@ func (l *Link) inbound(msg *nats.Msg, kind string, group bool) (Message, bool) {
 	}
 	return m, true
 }
+
+func lastToken(subject string) string { return subject[strings.LastIndexByte(subject, '.')+1:] }
 
 func (m *Message) inbound() agent.Inbound {
 	return agent.Inbound{Source: m.Source, Src: m.Addr, Dest: m.Dest, Group: true, Mailslot: smbmail.Prefix + m.Path,
