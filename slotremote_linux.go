@@ -113,8 +113,29 @@ func (r *remoteLink) connect() error {
 	}
 	defer c.Close() // the slot keeps a duplicate of the descriptor
 	c.SetDeadline(time.Now().Add(registerTimeout))
+	// The slot's own listening socket goes with the request: it proves to
+	// the agent that this process owns the slot's name.
+	req, err := (&agentproto.Frame{Op: agentproto.OpRegister, Path: r.s.name.Path, Networks: r.s.set.remoteNetworks}).Append(nil)
+	if err != nil {
+		return err
+	}
+	rc, err := r.s.ln.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	if err := rc.Control(func(fd uintptr) { werr = agentproto.WriteWithFD(c, req, int(fd)) }); err != nil {
+		return err
+	}
+	if werr != nil {
+		return werr
+	}
 	buf := make([]byte, agentproto.MaxFrame)
-	f, err := agentproto.Roundtrip(c, &agentproto.Frame{Op: agentproto.OpRegister, Path: r.s.name.Path, Networks: r.s.set.remoteNetworks}, buf)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	f, err := agentproto.Decode(buf[:n])
 	if err != nil {
 		return err
 	}
@@ -149,6 +170,11 @@ func (r *remoteLink) connect() error {
 		return err
 	}
 	r.setWatch(watch)
+	// Now that the receive path holds the connection, deliveries may start.
+	ready, _ := (&agentproto.Frame{Op: agentproto.OpReady}).Append(nil)
+	if _, err := c.Write(ready); err != nil {
+		return err // the slot's side notices the hang-up and reconnects
+	}
 	return nil
 }
 
@@ -171,6 +197,10 @@ func (r *remoteLink) hungUp() bool {
 	}
 	fds := []unix.PollFd{{Fd: int32(r.watch), Events: unix.POLLRDHUP}}
 	n, err := unix.Poll(fds, 0)
+	if err == nil && n > 0 && fds[0].Revents&unix.POLLNVAL != 0 {
+		r.watch = -1 // no longer ours: never close it
+		return true
+	}
 	return err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
 }
 
