@@ -91,14 +91,20 @@ func (d *directory) len() int {
 }
 
 func (d *directory) isAgentAddr(ip netip.Addr) bool {
+	_, ok := d.agentAt(ip)
+	return ok
+}
+
+// agentAt returns the host name of the linked agent with address ip.
+func (d *directory) agentAt(ip netip.Addr) (string, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, e := range d.m {
 		if slices.Contains(e.Addrs, ip) {
-			return true
+			return e.Name, true
 		}
 	}
-	return false
+	return "", false
 }
 
 func (d *directory) hasName(name string) bool {

@@ -329,16 +329,24 @@ func (l *Link) Group(in *agent.Inbound, id uint16) bool {
 		l.publishGroup(in, id, lans(l.a.Interfaces(), 0))
 		return true
 	}
-	if l.seen.check(key) {
-		// Already delivered: it came through NATS and this is the
-		// gateway's rebroadcast, or the same datagram on another interface.
+	name, fromAgent := l.dir.agentAt(in.Src.Addr())
+	if fromAgent && name != in.Source.Base() {
+		// A gateway's rebroadcast of a write that came through NATS: it is
+		// for the hosts without an agent. Ours comes through NATS, with the
+		// sender's own address; it is not recorded, so that copy is not
+		// taken for a duplicate.
 		l.M.Duplicates.Add(1)
 		return false
 	}
-	// Another agent's own write is published by that agent; a rebroadcast
-	// comes from an agent too: only writes of hosts without an agent are
-	// bridged, by the gateway of their subnet.
-	if l.dir.isAgentAddr(in.Src.Addr()) || !l.gateway(in.Ifindex) {
+	if l.seen.check(key) {
+		// Already delivered: the same datagram on another interface, or a
+		// rebroadcast from an agent not yet in the directory.
+		l.M.Duplicates.Add(1)
+		return false
+	}
+	// Another agent's own write is published by that agent: only writes of
+	// hosts without an agent are bridged, by the gateway of their subnet.
+	if fromAgent || !l.gateway(in.Ifindex) {
 		return true
 	}
 	l.M.Bridged.Add(1)
