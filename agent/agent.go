@@ -128,6 +128,7 @@ type Agent struct {
 	in       *limiter // per source IP
 	out      *limiter // per local uid
 	dgram    dgramService
+	link     Link // optional bridge beyond the LANs (SetLink)
 	admitted bool // the transport applies the per-source limit itself
 
 	mu      sync.Mutex

@@ -75,6 +75,10 @@ func (d *dgramService) handle(p *transport.Packet) {
 		a.drops.note("malformed datagram", p.Src.Addr())
 		return
 	}
+	if !a.linkLAN(p, &pk, &w) {
+		a.M.Duplicates.Add(1) // already delivered through the link
+		return
+	}
 	group, ours := a.ns.Owns(pk.DestName)
 	if !ours {
 		a.M.NotOurs.Add(1)
@@ -115,6 +119,7 @@ type target struct {
 	group   bool
 	addr    netip.Addr // unique: the owner; invalid for group
 	self    bool       // the destination is this host
+	link    bool       // the destination is reached through the Link
 	max     int        // largest payload
 	display string     // \\HOST as the user wrote it
 }
@@ -163,6 +168,9 @@ func (d *dgramService) sendBatch(t *target, path string, msgs [][]byte) error {
 			return fmt.Errorf("%d bytes exceed the %d-byte limit for %s", len(p), t.max, t.display)
 		}
 	}
+	if t.link {
+		return d.sendLink(t, path, msgs)
+	}
 	if t.self || (t.group && t.dest == a.wg) {
 		for _, p := range msgs {
 			d.deliverLocally(t, path, p)
@@ -188,6 +196,9 @@ func (d *dgramService) sendBatch(t *target, path string, msgs [][]byte) error {
 	ids := make([]uint16, len(msgs)) // one DGM_ID per message, the same on every interface
 	for k := range ids {
 		ids[k] = uint16(d.id.Add(1))
+		if t.group {
+			a.linkLocal(t, path, msgs[k], ids[k])
+		}
 	}
 	var firstErr error
 	for _, i := range ifs {

@@ -45,14 +45,7 @@ func (m *Metrics) Snapshot() map[string]uint64 {
 
 // WritePrometheus writes the counters in the Prometheus text format.
 func (a *Agent) WritePrometheus(w io.Writer) {
-	v := reflect.ValueOf(&a.M).Elem()
-	t := v.Type()
-	for i := 0; i < t.NumField(); i++ {
-		f := t.Field(i)
-		name := "mailslot_agent_" + f.Tag.Get("metric") + "_total"
-		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n%s %d\n", name, f.Tag.Get("help"), name, name,
-			v.Field(i).Addr().Interface().(*atomic.Uint64).Load())
-	}
+	WriteCounters(w, "mailslot_agent_", &a.M)
 	c := &a.ns.C
 	for _, m := range []struct {
 		name string
@@ -65,6 +58,9 @@ func (a *Agent) WritePrometheus(w io.Writer) {
 	}
 	fmt.Fprintf(w, "# TYPE mailslot_agent_cache_entries gauge\nmailslot_agent_cache_entries %d\n", a.ns.CacheLen())
 	a.writeSambaMetrics(w)
+	if a.link != nil {
+		a.link.WritePrometheus(w)
+	}
 }
 
 // MetricsHandler serves the counters at any path.

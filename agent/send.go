@@ -60,7 +60,15 @@ func (a *Agent) Open(ctx context.Context, host, path string) (*Target, error) {
 		if err != nil {
 			return nil, &Error{Code: winerr.ERROR_INVALID_NAME, Msg: err.Error()}
 		}
+		if a.linkTarget(ctx, n, false) { // an agent host on another LAN
+			t.dest, t.link = n, true
+			break
+		}
 		ans, err := a.ns.Resolve(ctx, n)
+		if err != nil && a.linkTarget(ctx, n, true) {
+			t.dest, t.link = n, true
+			break
+		}
 		if err != nil {
 			a.M.ResolveFailures.Add(1)
 			return nil, badNetPath("cannot resolve the NetBIOS name %s (no WINS, static, broadcast or DNS answer)", host)

@@ -110,6 +110,7 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	metrics := fs.String("metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9137)")
 	sambaOpts := addSambaFlags(fs)
+	nf := addNATSFlags(fs)
 	runAs := fs.String("user", "", "drop privileges to this user after binding (default: nobody when started as root; \"root\" keeps them)")
 	if cfg := findConfig(args); cfg != "" {
 		if err := configFromFile(fs, cfg); err != nil {
@@ -195,6 +196,9 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	if *name != "" && len(*name) > 15 {
 		return usagef("--name %q is longer than 15 characters", *name)
 	}
+	if err := nf.validate(); err != nil {
+		return err
+	}
 	// Bind everything while privileged, then drop privileges.
 	a, err := agent.New(cfg)
 	if err != nil {
@@ -210,11 +214,21 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 		go srv.Serve(ln)
 		defer srv.Close()
 	}
+	link, err := nf.start(a, cfg.Logger)
+	if err != nil {
+		return err
+	}
 	if err := dropPrivileges(*runAs); err != nil {
 		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if link != nil {
+		defer link.close()
+		done := make(chan struct{})
+		go link.run(ctx, done)
+		defer func() { stop(); <-done }()
+	}
 	return a.Run(ctx)
 }
 

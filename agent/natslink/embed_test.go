@@ -1,0 +1,136 @@
+package natslink
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/mailslot/mailslot/agent"
+	"github.com/mailslot/mailslot/agent/transport/memnet"
+)
+
+// linkedAgent starts an agent on its own memnet segment of network n,
+// linked with cfg, until the test ends.
+func linkedAgent(t *testing.T, n *memnet.Network, name, seg string, x byte, cfg Config, opts ...func(*agent.Config)) (*agent.Agent, *Link) {
+	t.Helper()
+	h := n.Host(name)
+	h.AddInterface(seg, prefix(seg, x))
+	acfg := agent.Config{Name: name, Workgroup: testWG, Transport: h, NoLocalSocket: true, DisableDNS: true}
+	for _, o := range opts {
+		o(&acfg)
+	}
+	a, err := agent.New(acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Settle, cfg.Announce = 50*time.Millisecond, 200*time.Millisecond
+	l, err := New(a, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { a.Run(ctx); done <- struct{}{} }()
+	go func() { l.Run(ctx); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
+	return a, l
+}
+
+// Two embedded servers joined by a route form one NATS system: an agent on
+// each, on different subnets, are one logical LAN.
+func TestClusteredEmbeddedServers(t *testing.T) {
+	s1, err := Embed(EmbedConfig{Cluster: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s1.Shutdown()
+	s2, err := Embed(EmbedConfig{Cluster: "127.0.0.1:0", Routes: []string{fmt.Sprintf("nats://%s", s1.ClusterAddr())}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Shutdown()
+	eventually(t, "the route is up", func() bool { return s1.NumRoutes() > 0 && s2.NumRoutes() > 0 })
+	n := memnet.New(3)
+	a1, l1 := linkedAgent(t, n, "A1", "s1", 11, Config{Server: s1})
+	b1, l2 := linkedAgent(t, n, "B1", "s2", 21, Config{Server: s2})
+	eventually(t, "the agents know each other", func() bool { return l1.dir.len() == 1 && l2.dir.len() == 1 })
+	sub := subscribe(t, b1, "cluster")
+	if err := a1.Send(context.Background(), "*", "cluster", []byte("across the route")); err != nil {
+		t.Fatal(err)
+	}
+	exactlyOnce(t, "B1", sub, "across the route")
+}
+
+// An embedded server with a user and password refuses clients without
+// them; the agent's link, given them, joins.
+func TestEmbeddedServerRequiresCredentials(t *testing.T) {
+	srv, err := Embed(EmbedConfig{Listen: "127.0.0.1:0", User: "ms", Password: "secret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	if nc, err := nats.Connect(srv.ClientURL()); err == nil {
+		nc.Close()
+		t.Fatal("a client without credentials was let in")
+	}
+	n := memnet.New(4)
+	_, l := linkedAgent(t, n, "A1", "s1", 11, Config{URLs: []string{srv.ClientURL()}, Options: []nats.Option{nats.UserInfo("ms", "secret")}})
+	eventually(t, "the link is up", l.Connected)
+	_, bad := linkedAgent(t, n, "A2", "s1", 12, Config{URLs: []string{srv.ClientURL()}, Options: []nats.Option{nats.UserInfo("ms", "wrong")}})
+	time.Sleep(quietTime)
+	if bad.Connected() {
+		t.Fatal("a link with a wrong password is up")
+	}
+}
+
+// A publisher flooding NATS is cut to its rate, and others still get
+// through.
+func TestFloodFromNATSIsLimited(t *testing.T) {
+	srv, err := Embed(EmbedConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	n := memnet.New(5)
+	b1, l := linkedAgent(t, n, "B1", "s2", 21, Config{Server: srv, RateIn: 1, BurstIn: 20})
+	sub := subscribe(t, b1, "flood")
+	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	eventually(t, "the link is up", l.Connected)
+	const flood = 500
+	for i := range flood {
+		m := nats.NewMsg(BcastSubject(testWG, "flood"))
+		m.Header.Set(HdrSource, "FLOODER")
+		m.Data = fmt.Appendf(nil, "f%d", i)
+		nc.PublishMsg(m)
+	}
+	for _, who := range []string{"OTHER1", "OTHER2"} {
+		m := nats.NewMsg(BcastSubject(testWG, "flood"))
+		m.Header.Set(HdrSource, who)
+		m.Data = []byte("me too")
+		nc.PublishMsg(m)
+	}
+	nc.Flush()
+	eventually(t, "everything processed", func() bool { return l.M.Received.Load() == flood+2 })
+	got, others := 0, 0
+	for len(sub.C) > 0 {
+		d := <-sub.C
+		if d.Source() == "FLOODER" {
+			got++
+		} else {
+			others++
+		}
+	}
+	if got >= flood || l.M.RateLimited.Load() == 0 {
+		t.Fatalf("%d of %d flood writes delivered, %d rate-limited", got, flood, l.M.RateLimited.Load())
+	}
+	if others == 0 {
+		t.Fatal("the other senders were starved")
+	}
+}
