@@ -109,6 +109,7 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	metrics := fs.String("metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9137)")
+	msgr := addMessengerFlags(fs)
 	runAs := fs.String("user", "", "drop privileges to this user after binding (default: nobody when started as root; \"root\" keeps them)")
 	if cfg := findConfig(args); cfg != "" {
 		if err := configFromFile(fs, cfg); err != nil {
@@ -196,6 +197,10 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	if err != nil {
 		return err
 	}
+	runMessengerService, err := msgr.attach(a, cfg.Logger)
+	if err != nil {
+		return err
+	}
 	var srv *http.Server
 	if *metrics != "" {
 		ln, err := net.Listen("tcp", *metrics)
@@ -211,6 +216,7 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go runMessengerService(ctx)
 	return a.Run(ctx)
 }
 

@@ -1,0 +1,71 @@
+package agent
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/mailslot/mailslot/agent/transport"
+	"github.com/mailslot/mailslot/winerr"
+	"github.com/mailslot/mailslot/wire/netbios"
+)
+
+// This file exports what in-agent services (the Messenger, the browser)
+// need beyond the Router: targets by full NetBIOS name, the interfaces, and
+// the agent's rate-limit table.
+
+// OpenName is Open for a NetBIOS name with its suffix (the Messenger's
+// NAME<03>, a browser's WG<1d>): the name is resolved like any other, and a
+// name this host owns is delivered here without the network.
+func (a *Agent) OpenName(ctx context.Context, n netbios.Name, path string) (*Target, error) {
+	if path == "" {
+		return nil, &Error{Code: winerr.ERROR_INVALID_NAME, Msg: "empty mailslot path"}
+	}
+	t := target{display: `\\` + n.String()}
+	if err := a.resolveTarget(ctx, n, n.Base(), &t); err != nil {
+		return nil, err
+	}
+	t.max = maxPayload(path, t.group, a.cfg.Style)
+	return &Target{t: t, path: path}, nil
+}
+
+// resolveTarget fills t's destination from the name service.
+func (a *Agent) resolveTarget(ctx context.Context, n netbios.Name, host string, t *target) error {
+	ans, err := a.ns.Resolve(ctx, n)
+	if err != nil {
+		a.M.ResolveFailures.Add(1)
+		return badNetPath("cannot resolve the NetBIOS name %s (no WINS, static, broadcast or DNS answer)", host)
+	}
+	t.dest, t.group = n, ans.Group
+	if !ans.Group {
+		t.addr = ans.Addrs[0]
+		t.self = a.isOurAddr(t.addr)
+	}
+	return nil
+}
+
+// Interfaces returns the interfaces the agent serves now.
+func (a *Agent) Interfaces() []transport.Interface { return a.tr.Interfaces() }
+
+// OnLocalSubnet reports whether ip is on the subnet of a served interface.
+func (a *Agent) OnLocalSubnet(ip netip.Addr) bool {
+	for _, i := range a.tr.Interfaces() {
+		if i.Addr.Masked().Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// RateLimiter is a fixed-size table of token buckets keyed by source IP,
+// as the agent uses for its own input: memory is constant whatever the
+// number of sources.
+type RateLimiter struct{ l *limiter }
+
+// NewRateLimiter returns a limiter of rate tokens per second up to burst
+// per source; a negative rate means unlimited.
+func NewRateLimiter(rate, burst float64) *RateLimiter {
+	return &RateLimiter{l: newLimiter(rate, burst)}
+}
+
+// Allow takes a token for ip, reporting false when none is left.
+func (r *RateLimiter) Allow(ip netip.Addr) bool { return r.l.allow(ip) }
