@@ -35,13 +35,35 @@ func ConnectDesktop(ctx context.Context) (*Desktop, error) {
 		}
 		addr = "unix:path=" + p
 	}
-	ctx, cancel := context.WithTimeout(ctx, NotifyTimeout)
-	defer cancel()
-	conn, err := dbus.Connect(addr, dbus.WithContext(ctx))
-	if err != nil {
-		return nil, fmt.Errorf("messenger: session bus: %w", err)
+	// dbus.WithContext would tie the connection's whole life to ctx, so
+	// the bound on connecting (a bus that accepts and never answers) is
+	// kept here; a late connection is closed.
+	type result struct {
+		c   *dbus.Conn
+		err error
 	}
-	return &Desktop{conn: conn}, nil
+	ch := make(chan result, 1)
+	go func() {
+		c, err := dbus.Connect(addr)
+		ch <- result{c, err}
+	}()
+	t := time.NewTimer(NotifyTimeout)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("messenger: session bus: %w", r.err)
+		}
+		return &Desktop{conn: r.c}, nil
+	case <-ctx.Done():
+	case <-t.C:
+	}
+	go func() {
+		if r := <-ch; r.c != nil {
+			r.c.Close()
+		}
+	}()
+	return nil, fmt.Errorf("messenger: session bus %s: no answer within %v", addr, NotifyTimeout)
 }
 
 // Notify shows r; it fails (within NotifyTimeout) when no notification
