@@ -34,11 +34,14 @@ import (
 
 // Default limits (see Config).
 const (
-	DefaultWorkgroup      = "WORKGROUP"
-	DefaultRateIn         = 10000 // packets per second per source IP
-	DefaultBurstIn        = 10000
-	DefaultRateOut        = 10000 // messages per second per local uid
-	DefaultBurstOut       = 10000
+	DefaultWorkgroup = "WORKGROUP"
+	// The rate limits bound what one LAN host or one local user can make
+	// the agent do (about a core's worth), well above what NetBIOS
+	// applications send (a browser announces every 12 minutes).
+	DefaultRateIn         = 20000 // packets per second per source IP
+	DefaultBurstIn        = 20000
+	DefaultRateOut        = 50000 // messages per second per local uid
+	DefaultBurstOut       = 50000
 	DefaultResolveTimeout = 1500 * time.Millisecond
 	DefaultDeliveryQueue  = 1024 // messages queued per registered slot
 	MaxRegistrations      = 4096 // slots registered at once

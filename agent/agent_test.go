@@ -52,11 +52,21 @@ func (l *lan) add(name string, x byte, opt ...func(*Config)) *Agent {
 	return a
 }
 
+// stop stops every agent (they release their names) and waits for them.
 func (l *lan) stop() {
 	l.cancel()
-	for i := 0; i < l.n; i++ {
+	for ; l.n > 0; l.n-- {
 		<-l.done
 	}
+}
+
+// lanTest runs f in a synctest bubble with an empty LAN, stopped at the end.
+func lanTest(t *testing.T, f func(t *testing.T, l *lan)) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLAN(t)
+		defer l.stop()
+		f(t, l)
+	})
 }
 
 func state(a *Agent, name string) names.State {
@@ -89,9 +99,7 @@ func none(t *testing.T, sub *Subscription) {
 }
 
 func TestRegisterAndUniqueWrite(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11)
 		b := l.add("BRAVO", 12)
 		time.Sleep(time.Second)
@@ -114,9 +122,7 @@ func TestRegisterAndUniqueWrite(t *testing.T) {
 }
 
 func TestBroadcastReachesEachHostOnce(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11)
 		l.add("BRAVO", 12)
 		l.add("CHARLIE", 13)
@@ -141,9 +147,7 @@ func TestBroadcastReachesEachHostOnce(t *testing.T) {
 }
 
 func TestConflictAndDefence(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11)
 		time.Sleep(time.Second)
 		b := l.add("ALPHA", 12)
@@ -169,9 +173,7 @@ func TestConflictAndDefence(t *testing.T) {
 }
 
 func TestUnresolvableHost(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11)
 		time.Sleep(time.Second)
 		ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)

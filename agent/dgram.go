@@ -141,107 +141,106 @@ func maxPayload(path string, group bool, style smbmail.Style) int {
 	return n
 }
 
-// send puts one write on the wire: DIRECT_UNIQUE to the owner, or
-// DIRECT_GROUP to each interface's directed broadcast. Writes to this host
-// (and our share of a group write to our workgroup) are delivered here
-// without the network.
+// send puts one write on the wire (see sendBatch).
 func (d *dgramService) send(t *target, path string, data []byte) error {
-	a := d.a
-	if len(data) > t.max {
-		return fmt.Errorf("%d bytes exceed the %d-byte limit for %s", len(data), t.max, t.display)
-	}
-	if t.self || (t.group && t.dest == a.wg) {
-		in := Inbound{Source: a.host, Dest: t.dest, Group: t.group, Mailslot: smbmail.Prefix + path, Path: path, Data: data}
-		if ifs := a.tr.Interfaces(); len(ifs) > 0 {
-			in.Src = netip.AddrPortFrom(ifs[0].IP(), transport.DatagramPort)
-		}
-		a.router.dispatch(&in)
-		if t.self {
-			a.M.Sent.Add(1)
-			return nil
-		}
-	}
-	if !t.group {
-		return d.sendBatch(t, path, [][]byte{data})
-	}
-	m := d.message(t, path, data)
-	ifs := a.tr.Interfaces()
-	buf := bufPool.Get().(*[]byte)
-	defer bufPool.Put(buf)
-	var firstErr error
-	for _, i := range ifs {
-		m.SourceIP = i.IP()
-		b, err := m.Append((*buf)[:0], a.cfg.Style)
-		if err != nil {
-			return err
-		}
-		*buf = b
-		if err := a.tr.WriteTo(b, transport.DatagramPort, i.Index, netip.AddrPortFrom(i.Broadcast, transport.DatagramPort)); err != nil && firstErr == nil {
-			firstErr = err
-		}
-	}
-	a.M.Sent.Add(1)
-	return firstErr
+	return d.sendBatch(t, path, [][]byte{data})
 }
 
 func (d *dgramService) message(t *target, path string, data []byte) dgram.Message {
-	return dgram.Message{Group: t.group, ID: uint16(d.id.Add(1)), SourcePort: transport.DatagramPort, Source: d.a.host, Dest: t.dest,
+	return dgram.Message{Group: t.group, SourcePort: transport.DatagramPort, Source: d.a.host, Dest: t.dest,
 		Mailslot: smbmail.Prefix + path, Data: data}
 }
 
-// sendBatch sends several messages to one target: for a unique name on
-// another host, with one sendmmsg when the transport can.
+// sendBatch sends several messages to one target with one sendmmsg per
+// interface when the transport can: to the owner of a unique name, or to
+// each interface's directed broadcast for a group name. Writes to this host
+// (and this host's share of a write to its own workgroup) are delivered
+// here without the network.
 func (d *dgramService) sendBatch(t *target, path string, msgs [][]byte) error {
 	a := d.a
-	if t.group || t.self {
-		var firstErr error
-		for _, p := range msgs {
-			if err := d.send(t, path, p); err != nil && firstErr == nil {
-				firstErr = err
-			}
+	for _, p := range msgs {
+		if len(p) > t.max {
+			return fmt.Errorf("%d bytes exceed the %d-byte limit for %s", len(p), t.max, t.display)
 		}
-		return firstErr
 	}
-	i, ok := transport.Route(a.tr.Interfaces(), t.addr)
-	if !ok {
+	if t.self || (t.group && t.dest == a.wg) {
+		for _, p := range msgs {
+			d.deliverLocally(t, path, p)
+		}
+		if t.self {
+			a.M.Sent.Add(uint64(len(msgs)))
+			return nil
+		}
+	}
+	ifs := a.tr.Interfaces()
+	if !t.group {
+		i, ok := transport.Route(ifs, t.addr)
+		if !ok {
+			return errors.New("no network interface is up")
+		}
+		ifs = []transport.Interface{i}
+	}
+	if len(ifs) == 0 {
 		return errors.New("no network interface is up")
 	}
 	bufs := batchPool.Get().(*[][]byte)
 	defer batchPool.Put(bufs)
-	out := (*bufs)[:0]
-	for k, p := range msgs {
-		if len(p) > t.max {
-			return fmt.Errorf("%d bytes exceed the %d-byte limit for %s", len(p), t.max, t.display)
-		}
-		m := d.message(t, path, p)
-		m.SourceIP = i.IP()
-		var scratch []byte
-		if k < cap(out) {
-			scratch = out[:k+1][k][:0]
-		}
-		b, err := m.Append(scratch, a.cfg.Style)
-		if err != nil {
-			return err
-		}
-		out = append(out, b)
+	ids := make([]uint16, len(msgs)) // one DGM_ID per message, the same on every interface
+	for k := range ids {
+		ids[k] = uint16(d.id.Add(1))
 	}
-	*bufs = out
-	dst := netip.AddrPortFrom(t.addr, transport.DatagramPort)
-	a.M.Sent.Add(uint64(len(out)))
-	if bw, ok := a.tr.(transport.BatchWriter); ok {
-		return bw.WriteBatch(out, transport.DatagramPort, i.Index, dst)
+	var firstErr error
+	for _, i := range ifs {
+		out := (*bufs)[:0]
+		for k, p := range msgs {
+			m := d.message(t, path, p)
+			m.ID, m.SourceIP = ids[k], i.IP()
+			var scratch []byte
+			if k < cap(out) {
+				scratch = out[:k+1][k][:0]
+			}
+			b, err := m.Append(scratch, a.cfg.Style)
+			if err != nil {
+				return err
+			}
+			out = append(out, b)
+		}
+		*bufs = out
+		dst := netip.AddrPortFrom(t.addr, transport.DatagramPort)
+		if t.group {
+			dst = netip.AddrPortFrom(i.Broadcast, transport.DatagramPort)
+		}
+		if err := d.writeAll(out, i.Index, dst); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	a.M.Sent.Add(uint64(len(msgs)))
+	return firstErr
+}
+
+func (d *dgramService) writeAll(out [][]byte, ifindex int, dst netip.AddrPort) error {
+	if bw, ok := d.a.tr.(transport.BatchWriter); ok {
+		return bw.WriteBatch(out, transport.DatagramPort, ifindex, dst)
 	}
 	for _, b := range out {
-		if err := a.tr.WriteTo(b, transport.DatagramPort, i.Index, dst); err != nil {
+		if err := d.a.tr.WriteTo(b, transport.DatagramPort, ifindex, dst); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-var batchPool = sync.Pool{New: func() any { b := make([][]byte, 0, 32); return &b }}
+// deliverLocally hands a write addressed to this host to the router.
+func (d *dgramService) deliverLocally(t *target, path string, data []byte) {
+	a := d.a
+	in := Inbound{Source: a.host, Dest: t.dest, Group: t.group, Mailslot: smbmail.Prefix + path, Path: path, Data: data}
+	if ifs := a.tr.Interfaces(); len(ifs) > 0 {
+		in.Src = netip.AddrPortFrom(ifs[0].IP(), transport.DatagramPort)
+	}
+	a.router.dispatch(&in)
+}
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 640); return &b }}
+var batchPool = sync.Pool{New: func() any { b := make([][]byte, 0, 32); return &b }}
 
 func (a *Agent) isOurAddr(ip netip.Addr) bool {
 	for _, i := range a.tr.Interfaces() {

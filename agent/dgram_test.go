@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"runtime"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/mailslot/mailslot/wire/dgram"
@@ -33,9 +32,7 @@ func datagram(t testing.TB, src netip.Addr, from, dest string, group bool, slot,
 }
 
 func TestDuplicateAcrossInterfacesDeliveredOnce(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		b := l.add("BRAVO", 12)
 		// BRAVO has a second interface on the same segment: every broadcast
 		// reaches it twice.
@@ -55,9 +52,7 @@ func TestDuplicateAcrossInterfacesDeliveredOnce(t *testing.T) {
 }
 
 func TestOwnBroadcastIgnoredAndDeliveredLocallyOnce(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11)
 		time.Sleep(time.Second)
 		sub, _ := a.Router().Subscribe("self", nil)
@@ -73,9 +68,7 @@ func TestOwnBroadcastIgnoredAndDeliveredLocallyOnce(t *testing.T) {
 }
 
 func TestFragmentsMalformedAndForeignNames(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		b := l.add("BRAVO", 12)
 		p := l.peer("PEER", 50)
 		time.Sleep(time.Second)
@@ -113,9 +106,7 @@ func TestFragmentsMalformedAndForeignNames(t *testing.T) {
 }
 
 func TestSourceNetworkFilters(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11)
 		b := l.add("BRAVO", 12, func(c *Config) { c.AllowNetworks = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/28")} })
 		p := l.peer("FAR", 50) // outside 192.0.2.0/28
@@ -137,9 +128,7 @@ func TestSourceNetworkFilters(t *testing.T) {
 }
 
 func TestNoSlotIsCounted(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11)
 		b := l.add("BRAVO", 12)
 		time.Sleep(time.Second)
@@ -152,9 +141,7 @@ func TestNoSlotIsCounted(t *testing.T) {
 }
 
 func TestLossAndDuplicationOnTheWire(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11)
 		b := l.add("BRAVO", 12)
 		time.Sleep(time.Second)
@@ -185,9 +172,7 @@ func TestLossAndDuplicationOnTheWire(t *testing.T) {
 }
 
 func TestGarbageFloodKeepsServiceAndMemoryBounded(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11)
 		b := l.add("BRAVO", 12)
 		p := l.peer("FLOOD", 66)
@@ -235,9 +220,7 @@ func TestGarbageFloodKeepsServiceAndMemoryBounded(t *testing.T) {
 }
 
 func TestPerSourceRateLimit(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11)
 		b := l.add("BRAVO", 12, func(c *Config) { c.RateIn, c.BurstIn = 100, 100 })
 		p := l.peer("NOISY", 50)

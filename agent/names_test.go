@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/mailslot/mailslot/agent/names"
@@ -78,14 +77,19 @@ func (p *peer) drain() {
 
 var bcast = netip.MustParseAddr("192.0.2.255")
 
+// agentAndPeer starts an agent and a raw peer, lets the agent register its
+// names, and empties the peer's queue.
+func (l *lan) agentAndPeer(name string, x byte, peerName string, px byte) (*Agent, *peer) {
+	a := l.add(name, x)
+	p := l.peer(peerName, px)
+	time.Sleep(time.Second)
+	p.drain()
+	return a, p
+}
+
 func TestAnswersQueriesForOwnNamesOnly(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
-		l.add("ALPHA", 11)
-		p := l.peer("NMBLOOKUP", 50)
-		time.Sleep(time.Second)
-		p.drain()
+	lanTest(t, func(t *testing.T, l *lan) {
+		_, p := l.agentAndPeer("ALPHA", 11, "NMBLOOKUP", 50)
 
 		p.send(40000, bcast, 137, nbns.NameQuery(7, netbios.MustNew("ALPHA", 0), true))
 		got := p.answers()
@@ -117,13 +121,8 @@ func TestAnswersQueriesForOwnNamesOnly(t *testing.T) {
 }
 
 func TestNodeStatus(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
-		l.add("ALPHA", 11)
-		p := l.peer("NBTSCAN", 50)
-		time.Sleep(time.Second)
-		p.drain()
+	lanTest(t, func(t *testing.T, l *lan) {
+		_, p := l.agentAndPeer("ALPHA", 11, "NBTSCAN", 50)
 		p.send(41000, netip.MustParseAddr("192.0.2.11"), 137, nbns.NodeStatusRequest(3, netbios.Wildcard))
 		got := p.answers()
 		if len(got) != 1 || got[0].Answers[0].Status == nil {
@@ -141,9 +140,7 @@ func TestNodeStatus(t *testing.T) {
 }
 
 func TestStatusAndLookupThroughAgent(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11)
 		l.add("BRAVO", 12)
 		l.add("CHARLIE", 13)
@@ -164,13 +161,8 @@ func TestStatusAndLookupThroughAgent(t *testing.T) {
 }
 
 func TestDefendsAgainstRawRegistration(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
-		l.add("ALPHA", 11)
-		p := l.peer("ROGUE", 50)
-		time.Sleep(time.Second)
-		p.drain()
+	lanTest(t, func(t *testing.T, l *lan) {
+		_, p := l.agentAndPeer("ALPHA", 11, "ROGUE", 50)
 		p.send(137, bcast, 137, nbns.Registration(99, netbios.MustNew("ALPHA", 0), 300, nbns.Entry(false, p.i.IP()), true))
 		got := p.answers()
 		if len(got) != 1 || got[0].ID != 99 || got[0].Opcode() != nbns.OpRegistration || got[0].Rcode() != nbns.RcodeActive {
@@ -185,12 +177,8 @@ func TestDefendsAgainstRawRegistration(t *testing.T) {
 }
 
 func TestReleaseOnStop(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		l.add("ALPHA", 11)
-		p := l.peer("WATCHER", 50)
-		time.Sleep(time.Second)
-		p.drain()
+	lanTest(t, func(t *testing.T, l *lan) {
+		_, p := l.agentAndPeer("ALPHA", 11, "WATCHER", 50)
 		l.stop()
 		released := map[string]bool{}
 		for _, pk := range p.answers() {
@@ -205,9 +193,7 @@ func TestReleaseOnStop(t *testing.T) {
 }
 
 func TestCacheExpiry(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11)
 		l.add("BRAVO", 12)
 		time.Sleep(time.Second)
@@ -229,9 +215,7 @@ func TestCacheExpiry(t *testing.T) {
 }
 
 func TestStaticEntries(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11, func(c *Config) {
 			c.Static = []names.Static{{Name: netbios.MustNew("FAROFF", 0), Addr: netip.MustParseAddr("192.0.2.12")}}
 		})
@@ -250,9 +234,7 @@ func TestStaticEntries(t *testing.T) {
 }
 
 func TestGroupNameUsesBroadcast(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11, func(c *Config) { c.Workgroup = "OTHERWG" })
 		b := l.add("BRAVO", 12)
 		time.Sleep(time.Second)
@@ -274,9 +256,7 @@ func TestGroupNameUsesBroadcast(t *testing.T) {
 }
 
 func TestInterfacesThatComeLaterGetOurNames(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		l.add("ALPHA", 11)
 		time.Sleep(time.Second)
 		// A peer on another segment, which ALPHA joins later.
@@ -301,9 +281,7 @@ func TestInterfacesThatComeLaterGetOurNames(t *testing.T) {
 }
 
 func TestWINS(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		wins := l.peer("WINS", 50)
 		defer wins.h.Close()
 		a := l.add("ALPHA", 11, func(c *Config) { c.WINS = wins.i.IP() })
@@ -361,9 +339,7 @@ func TestWINS(t *testing.T) {
 }
 
 func TestAddNameLater(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		l := newLAN(t)
-		defer l.stop()
+	lanTest(t, func(t *testing.T, l *lan) {
 		a := l.add("ALPHA", 11)
 		b := l.add("BRAVO", 12)
 		time.Sleep(time.Second)
@@ -373,6 +349,53 @@ func TestAddNameLater(t *testing.T) {
 		// BRAVO cannot take it any more.
 		if e := b.Names().Add(context.Background(), names.Owned{Name: netbios.MustNew("ALPHA", netbios.Messenger)}); e.State != names.Conflict {
 			t.Fatalf("BRAVO's ALPHA<03> is %v", e.State)
+		}
+	})
+}
+
+// TestLateRefusalStillTakesTheName: a busy owner that answers after the
+// three tries still wins the name (no two owners on the LAN).
+func TestLateRefusalStillTakesTheName(t *testing.T) {
+	lanTest(t, func(t *testing.T, l *lan) {
+		slow := l.peer("SLOWNMBD", 50)
+		defer slow.h.Close()
+		go func() {
+			for pk := range slow.h.Packets() {
+				p, err := nbns.Decode(pk.Data)
+				if err != nil || p.Response() || p.Opcode() != nbns.OpRegistration || p.Questions[0].Name.Base() != "ALPHA" {
+					continue
+				}
+				time.Sleep(1500 * time.Millisecond) // after the third try
+				slow.send(137, pk.Src.Addr(), pk.Src.Port(), nbns.Conflict(p.ID, p.Questions[0].Name, nbns.Entry(false, slow.i.IP())))
+				return
+			}
+		}()
+		a := l.add("ALPHA", 11)
+		time.Sleep(4 * time.Second)
+		if s := state(a, "ALPHA"); s != names.Conflict {
+			t.Fatalf("ALPHA is %v after a late refusal", s)
+		}
+	})
+}
+
+func TestConflictDemand(t *testing.T) {
+	lanTest(t, func(t *testing.T, l *lan) {
+		a := l.add("ALPHA", 11)
+		p := l.peer("WINSLIKE", 50)
+		time.Sleep(7 * time.Second)
+		demand := nbns.Conflict(4242, netbios.MustNew("ALPHA", 0), nbns.Entry(false, p.i.IP()))
+		demand.Flags = nbns.MakeFlags(nbns.OpRegistration, nbns.FlagResponse|nbns.FlagAuthoritative, nbns.RcodeConflict)
+		p.send(137, netip.MustParseAddr("192.0.2.11"), 137, demand)
+		time.Sleep(time.Second)
+		if s := state(a, "ALPHA"); s != names.Conflict {
+			t.Fatalf("ALPHA is %v after a conflict demand", s)
+		}
+		// The group name is untouched by such a demand.
+		demand.Answers[0].Name = netbios.MustNew("TESTGRP", 0)
+		p.send(137, netip.MustParseAddr("192.0.2.11"), 137, demand)
+		time.Sleep(time.Second)
+		if tab := a.NameTable(); tab.Names[1].State != "active" {
+			t.Fatalf("workgroup: %+v", tab.Names[1])
 		}
 	})
 }

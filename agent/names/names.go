@@ -28,6 +28,9 @@ import (
 const (
 	BcastRetries = 3
 	BcastRetry   = 250 * time.Millisecond
+	// LateRefusal is how long after registration a refusal is still
+	// honoured (a loaded defender, such as a busy nmbd, answers late).
+	LateRefusal = 5 * time.Second
 )
 
 // Defaults.
@@ -121,6 +124,8 @@ type Service struct {
 	cache      cache
 	rngMu      sync.Mutex
 	rng        *rand.Rand
+	stop       chan struct{} // closed by Release
+	stopOnce   sync.Once
 }
 
 type pending struct {
@@ -145,7 +150,7 @@ func New(cfg Config) *Service {
 	}
 	s := &Service{cfg: cfg, tr: cfg.Transport, log: cfg.Logger, pend: map[uint16]*pending{},
 		registered: map[int]bool{}, cache: cache{max: cfg.CacheSize, m: map[netbios.Name]cacheEntry{}},
-		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))}
+		rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), stop: make(chan struct{})}
 	now := time.Now()
 	for _, o := range cfg.Names {
 		s.own = append(s.own, &Entry{Name: o.Name, Group: o.Group, State: Registering, Since: now})

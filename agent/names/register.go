@@ -71,7 +71,6 @@ func (s *Service) registerOne(ctx context.Context, e *Entry, ifs []transport.Int
 	if err != nil {
 		return
 	}
-	defer done()
 	ttl := s.ttlSeconds()
 	t := time.NewTimer(0)
 	defer t.Stop()
@@ -85,11 +84,13 @@ func (s *Service) registerOne(ctx context.Context, e *Entry, ifs []transport.Int
 		for {
 			select {
 			case <-ctx.Done():
+				done()
 				return
 			case <-t.C:
 				break wait
 			case a := <-ch:
 				if s.refused(e, a) {
+					done()
 					return
 				}
 			}
@@ -97,6 +98,7 @@ func (s *Service) registerOne(ctx context.Context, e *Entry, ifs []transport.Int
 	}
 	if s.cfg.WINS.IsValid() && !e.Group {
 		if !s.registerWINS(ctx, e) {
+			done()
 			return
 		}
 	}
@@ -106,6 +108,28 @@ func (s *Service) registerOne(ctx context.Context, e *Entry, ifs []transport.Int
 	}
 	s.mu.Unlock()
 	s.log.Info("name registered", "name", e.Name.String(), "group", e.Group)
+	// A busy defender may answer after the three tries: a refusal that
+	// arrives within LateRefusal still takes the name away, rather than
+	// leaving two owners on the LAN.
+	go func() {
+		defer done()
+		late := time.NewTimer(LateRefusal)
+		defer late.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.stop:
+				return
+			case <-late.C:
+				return
+			case a := <-ch:
+				if s.refused(e, a) {
+					return
+				}
+			}
+		}
+	}()
 }
 
 // refused reports whether answer a to our registration of e is a defence
@@ -191,6 +215,7 @@ func (s *Service) RefreshWINS(ctx context.Context) {
 // name and interface (and a unicast one to the WINS server).
 func (s *Service) Release() {
 	ifs := s.tr.Interfaces()
+	s.stopOnce.Do(func() { close(s.stop) })
 	s.mu.Lock()
 	var rel []*Entry
 	for _, e := range s.own {

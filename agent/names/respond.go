@@ -25,7 +25,7 @@ func (s *Service) Handle(pk *transport.Packet) {
 		w := s.pend[p.ID]
 		s.mu.Unlock()
 		if w == nil {
-			s.C.Unexpected.Add(1)
+			s.conflictDemand(&p, pk)
 			return
 		}
 		select {
@@ -59,6 +59,25 @@ func (s *Service) Handle(pk *transport.Packet) {
 	default:
 		s.C.Unexpected.Add(1)
 	}
+}
+
+// conflictDemand handles an unsolicited NAME CONFLICT DEMAND (a
+// registration response with RCODE CFT_ERR, RFC 1002 §4.2.8): the sender
+// says a unique name of ours is owned elsewhere, and we give it up. Any
+// other unsolicited response is only counted.
+func (s *Service) conflictDemand(p *nbns.Packet, pk *transport.Packet) {
+	if p.Opcode() != nbns.OpRegistration || p.Rcode() != nbns.RcodeConflict || len(p.Answers) == 0 || s.isOurAddr(pk.Src.Addr()) {
+		s.C.Unexpected.Add(1)
+		return
+	}
+	s.mu.Lock()
+	e := s.findLocked(p.Answers[0].Name)
+	s.mu.Unlock()
+	if e == nil || e.Group {
+		s.C.Unexpected.Add(1)
+		return
+	}
+	s.setState(e, Conflict, pk.Src.Addr())
 }
 
 func (s *Service) iface(idx int) (transport.Interface, bool) {

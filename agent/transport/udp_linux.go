@@ -287,33 +287,35 @@ func (u *UDP) snapshotLocked() {
 	u.snap.Store(&out)
 }
 
-// WriteTo implements Transport.
-func (u *UDP) WriteTo(b []byte, port uint16, ifindex int, dst netip.AddrPort) error {
+// socket returns interface ifindex's socket for local port port.
+func (u *UDP) socket(port uint16, ifindex int) (*udpIface, int, error) {
 	u.mu.Lock()
 	ui := u.ifs[ifindex]
 	u.mu.Unlock()
 	if ui == nil {
-		return ErrNoInterface
+		return nil, 0, ErrNoInterface
 	}
-	k := 0
 	if port == DatagramPort {
-		k = 1
+		return ui, 1, nil
 	}
-	_, err := ui.conns[k].(*net.UDPConn).WriteToUDPAddrPort(b, dst)
+	return ui, 0, nil
+}
+
+// WriteTo implements Transport.
+func (u *UDP) WriteTo(b []byte, port uint16, ifindex int, dst netip.AddrPort) error {
+	ui, k, err := u.socket(port, ifindex)
+	if err != nil {
+		return err
+	}
+	_, err = ui.conns[k].(*net.UDPConn).WriteToUDPAddrPort(b, dst)
 	return err
 }
 
 // WriteBatch implements BatchWriter with sendmmsg.
 func (u *UDP) WriteBatch(bufs [][]byte, port uint16, ifindex int, dst netip.AddrPort) error {
-	u.mu.Lock()
-	ui := u.ifs[ifindex]
-	u.mu.Unlock()
-	if ui == nil {
-		return ErrNoInterface
-	}
-	k := 0
-	if port == DatagramPort {
-		k = 1
+	ui, k, err := u.socket(port, ifindex)
+	if err != nil {
+		return err
 	}
 	addr := net.UDPAddrFromAddrPort(dst)
 	var msgs [batch]ipv4.Message
