@@ -1,3 +1,5 @@
+//go:build linux
+
 package netnstest
 
 import (
@@ -105,15 +107,25 @@ func (h *Host) Do(f func() error) error {
 	defer unix.Close(target)
 	errc := make(chan error, 1)
 	go func() {
-		// The thread is never unlocked: it dies with the goroutine, so a
-		// thread in the wrong namespace can never run other goroutines,
-		// even if switching back would have failed.
 		runtime.LockOSThread()
+		home, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			errc <- fmt.Errorf("netnstest: open own namespace: %v", err)
+			return // the locked thread ends with the goroutine
+		}
+		defer unix.Close(home)
 		if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
 			errc <- fmt.Errorf("netnstest: setns %s: %v", h.NS, err)
 			return
 		}
-		errc <- f()
+		ferr := f()
+		// Back home before the thread runs anything else; if that fails
+		// the thread stays locked and ends with this goroutine, so no
+		// other goroutine ever runs in the wrong namespace.
+		if unix.Setns(home, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- ferr
 	}()
 	return <-errc
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package netnstest
 
 import (
@@ -6,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,26 +35,28 @@ func nsExists(t *testing.T, name string) bool {
 func TestLabTraffic(t *testing.T) {
 	l := New(t)
 	hs := l.AddHosts("a", "b", "c")
+	// A free port of the test's own namespace: traffic to it in the lab
+	// must not show up here.
+	outside, err := net.ListenPacket("udp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outside.Close()
+	port := outside.LocalAddr().(*net.UDPAddr).Port
 	conns := make([]*net.UDPConn, len(hs))
 	for i, h := range hs {
-		c, err := h.ListenUDP("0.0.0.0:5555")
+		c, err := h.ListenUDP(fmt.Sprintf("0.0.0.0:%d", port))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer c.Close()
 		conns[i] = c
 	}
-	// The same port in the test's own namespace must stay silent.
-	outside, err := net.ListenPacket("udp4", "0.0.0.0:5555")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer outside.Close()
 
-	if _, err := conns[0].WriteTo([]byte("bcast"), &net.UDPAddr{IP: hs[0].Broadcast.AsSlice(), Port: 5555}); err != nil {
+	if _, err := conns[0].WriteTo([]byte("bcast"), &net.UDPAddr{IP: hs[0].Broadcast.AsSlice(), Port: port}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := conns[0].WriteTo([]byte("uni"), &net.UDPAddr{IP: hs[2].Addr.AsSlice(), Port: 5555}); err != nil {
+	if _, err := conns[0].WriteTo([]byte("uni"), &net.UDPAddr{IP: hs[2].Addr.AsSlice(), Port: port}); err != nil {
 		t.Fatal(err)
 	}
 	want := map[int][]string{1: {"bcast"}, 2: {"bcast", "uni"}}
@@ -179,5 +184,31 @@ func TestProcOutputAndStop(t *testing.T) {
 	}
 	if err := k.Wait(10 * time.Second); err == nil {
 		t.Error("killed process reported success")
+	}
+}
+
+// Started processes survive the end of Go threads: Pdeathsig is tied to
+// the thread that forked, and a goroutine that exits locked ends its thread.
+func TestProcSurvivesThreadExit(t *testing.T) {
+	l := New(t)
+	h := l.AddHost("a")
+	var procs []*Proc
+	for i := 0; i < 20; i++ {
+		procs = append(procs, h.Start("sleep", "1000"))
+		// End a few threads, as a goroutine locked to its thread does.
+		for j := 0; j < 5; j++ {
+			done := make(chan struct{})
+			go func() {
+				runtime.LockOSThread()
+				close(done)
+			}()
+			<-done
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, p := range procs {
+		if ok, err := p.Exited(); ok {
+			t.Fatalf("%s died when a Go thread ended: %v", p.Name(), err)
+		}
 	}
 }

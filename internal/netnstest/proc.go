@@ -1,3 +1,5 @@
+//go:build linux
+
 package netnstest
 
 import (
@@ -6,6 +8,7 @@ import (
 	"fmt"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -28,13 +31,14 @@ func (l *Lab) startProc(name string, cmd *exec.Cmd) (*Proc, error) {
 	cmd.Stdout = teeWriter{&p.out, &p.sout}
 	cmd.Stderr = &p.out
 	// Own process group: stop() can reach whatever the program forks.
+	// Pdeathsig kills it if this process dies without cleaning up.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	l.mu.Lock()
 	if l.closed {
 		l.mu.Unlock()
 		return nil, errors.New("netnstest: lab already closed")
 	}
-	if err := cmd.Start(); err != nil {
+	if err := spawn(cmd); err != nil {
 		l.mu.Unlock()
 		return nil, fmt.Errorf("netnstest: start %s: %v", name, err)
 	}
@@ -45,6 +49,33 @@ func (l *Lab) startProc(name string, cmd *exec.Cmd) (*Proc, error) {
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// Pdeathsig fires when the *thread* that forked the child exits, not the
+// process, and Go ends threads (a goroutine that exits while locked to its
+// thread, as Host.Do's did) whenever it likes. So every child is forked
+// from one locked thread that lives as long as the process.
+var spawnReq = make(chan spawnCall)
+
+type spawnCall struct {
+	cmd *exec.Cmd
+	err chan error
+}
+
+var spawnOnce sync.Once
+
+func spawn(cmd *exec.Cmd) error {
+	spawnOnce.Do(func() {
+		go func() {
+			runtime.LockOSThread() // never unlocked: this thread stays
+			for c := range spawnReq {
+				c.err <- c.cmd.Start()
+			}
+		}()
+	})
+	c := spawnCall{cmd: cmd, err: make(chan error, 1)}
+	spawnReq <- c
+	return <-c.err
 }
 
 // Name is "program@role".

@@ -1,15 +1,12 @@
+//go:build linux
+
 package netns
 
 import (
-	"context"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
 	"regexp"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -81,6 +78,57 @@ func TestAgents(t *testing.T) {
 			t.Errorf("no drop counter of BRAVO's agent went up for the refused delivery\nbefore: %v\nafter:  %v", before, after)
 		} else {
 			t.Logf("drop counted in %s", k)
+		}
+	})
+
+	step("RemoteNet", func(t *testing.T) {
+		// A slot narrowed to charlie's address takes charlie's writes only.
+		narrow := listen(t, bravo, `\\.\mailslot\lab\narrow`, "--allow-remote", "--remote-net", charlie.Addr.String()+"/32")
+		mustMS(t, alpha, "send", `\\BRAVO\mailslot\lab\narrow`, "from alpha")
+		mustMS(t, charlie, "send", `\\BRAVO\mailslot\lab\narrow`, "from charlie")
+		narrow.expectOnce("from charlie", "CHARLIE", charlie.Addr)
+		narrow.expectNone("from alpha")
+	})
+
+	step("OtherWorkgroup", func(t *testing.T) {
+		// \\OTHERWG\mailslot\x reaches the hosts of OTHERWG only.
+		startAgent(t, peer, "OUTSIDER", "--metrics", metricsAddr, "--workgroup", "OTHERWG")
+		waitName(t, alpha, "OUTSIDER", peer.Addr)
+		other := listen(t, peer, `\\.\mailslot\lab\wg`, "--allow-remote")
+		mine := listen(t, bravo, `\\.\mailslot\lab\wg`, "--allow-remote")
+		mustMS(t, alpha, "send", `\\OTHERWG\mailslot\lab\wg`, "to the other workgroup")
+		other.expectOnce("to the other workgroup", "ALPHA", alpha.Addr)
+		mine.expectNone("to the other workgroup")
+	})
+
+	step("SizeLimits", func(t *testing.T) {
+		// One host: the largest write of \MAILSLOT\lab\inbox in Windows
+		// framing (SMB <= 512 bytes: 420 bytes of data) arrives whole; one
+		// byte more fails at once. Broadcast: 424 bytes, not 425
+		// (MS-MAIL <2>; ERROR_BAD_NETPATH as on Windows).
+		for _, c := range []struct {
+			to    string
+			size  int
+			l     *listener
+			fails bool
+		}{
+			{`\\BRAVO\mailslot\lab\inbox`, 420, inbox, false},
+			{`\\BRAVO\mailslot\lab\inbox`, 421, inbox, true},
+			{`\\*\mailslot\lab\all`, 424, allB, false},
+			{`\\*\mailslot\lab\all`, 425, allB, true},
+		} {
+			msg := strings.Repeat(string(rune('a'+c.size%26)), c.size)
+			r := ms(alpha, "send", c.to, msg)
+			switch {
+			case c.fails && (r.code != 1 || !strings.Contains(r.stderr, "network path")):
+				t.Errorf("%d bytes to %s: want exit 1 with ErrBadNetPath: %v", c.size, c.to, r)
+			case c.fails:
+				c.l.expectNone(msg)
+			case r.code != 0:
+				t.Errorf("%d bytes to %s: %v", c.size, c.to, r)
+			default:
+				c.l.expectOnce(msg, "ALPHA", alpha.Addr)
+			}
 		}
 	})
 
@@ -260,43 +308,14 @@ func sameFold(got, want []string) bool {
 // inside its own namespace.
 const metricsAddr = "127.0.0.1:9137"
 
-// agentCounters reads the agent's metrics in h (Prometheus text format)
-// into name → value. The HTTP connection is dialled from inside h.
+// agentCounters reads the agent's metrics in h.
 func agentCounters(t *testing.T, h *netnstest.Host) map[string]float64 {
 	t.Helper()
-	tr := &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
-		var c net.Conn
-		err := h.Do(func() (err error) {
-			c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
-			return err
-		})
-		return c, err
-	}}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: cmdTimeout}
-	resp, err := client.Get("http://" + metricsAddr + "/metrics")
+	m, err := h.Metrics(metricsAddr)
 	if err != nil {
-		t.Fatalf("metrics of %s: %v", h, err)
+		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil || resp.StatusCode != http.StatusOK {
-		t.Fatalf("metrics of %s: %v %s", h, err, resp.Status)
-	}
-	out := map[string]float64{}
-	for _, line := range netnstest.Lines(string(body)) {
-		f := strings.Fields(line)
-		if len(f) != 2 || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if v, err := strconv.ParseFloat(f[1], 64); err == nil {
-			out[f[0]] = v
-		}
-	}
-	if len(out) == 0 {
-		t.Fatalf("metrics of %s: no counters in\n%s", h, body)
-	}
-	return out
+	return m
 }
 
 // increased returns a key matching re whose value went up, or "".

@@ -1,13 +1,12 @@
+//go:build linux
+
 package netns
 
 import (
-	"net"
 	"testing"
-	"time"
 
 	"github.com/mailslot/mailslot/internal/netnstest"
 	"github.com/mailslot/mailslot/wire/nbns"
-	"github.com/mailslot/mailslot/wire/netbios"
 )
 
 // The raw registration the agent tests use is one nmbd takes for real: nmbd
@@ -22,23 +21,7 @@ func TestNmbdDefendsAgainstRawRegistration(t *testing.T) {
 	if err := nmbd.WaitNames(peer, startTimeout); err != nil {
 		t.Fatal(err)
 	}
-	c, err := peer.ListenUDP(peer.Addr.String() + ":137")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	reg := nbns.Registration(0x5252, netbios.MustNew("SAMBASRV", 0), 300000, nbns.Entry(false, peer.Addr), true)
-	b, err := reg.Append(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var answer *nbns.Packet
-	for try := 0; try < 3 && answer == nil; try++ {
-		if _, err := c.WriteTo(b, &net.UDPAddr{IP: peer.Broadcast.AsSlice(), Port: 137}); err != nil {
-			t.Fatal(err)
-		}
-		answer = readNBNS(t, c, 0x5252, smb.Addr.String(), 2*time.Second)
-	}
+	answer := claimName(t, peer, "SAMBASRV", 0x5252, smb.Addr)
 	if answer == nil {
 		t.Fatal("nmbd did not defend SAMBASRV<00>")
 	}

@@ -1,15 +1,23 @@
+//go:build linux
+
 package netns
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
 	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/mailslot/mailslot/internal/netnstest"
+	"github.com/mailslot/mailslot/wire/browser"
 	"github.com/mailslot/mailslot/wire/dgram"
 	"github.com/mailslot/mailslot/wire/nbns"
 	"github.com/mailslot/mailslot/wire/netbios"
@@ -20,7 +28,7 @@ import (
 // raw socket that writes datagrams byte for byte as Windows does.
 func TestSambaPeers(t *testing.T) {
 	t.Parallel()
-	netnstest.Tool(t, "nmbd", "nmblookup", "nbtscan")
+	netnstest.Tool(t, "nmbd", "nmblookup", "nbtscan", "smbcontrol")
 	lab := netnstest.New(t)
 	smb, delta, peer := lab.AddHost("smb"), lab.AddHost("delta"), lab.AddHost("peer")
 	capture := lab.Capture()
@@ -112,25 +120,41 @@ func TestSambaPeers(t *testing.T) {
 		}
 	})
 
-	t.Run("AgentDefendsName", func(t *testing.T) {
-		c, err := peer.ListenUDP(peer.Addr.String() + ":137")
+	t.Run("NmbdTakesOurAnnouncement", func(t *testing.T) {
+		// The other direction: a Browser HostAnnouncement written through
+		// our agent to \\SAMBASRV\mailslot\BROWSE is one nmbd accepts
+		// and files in its browse list.
+		ann := browser.NewHostAnnouncement("DELTA", 60000, browser.Workstation|browser.Server, "via mailslot agent")
+		data, err := ann.Append(nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer c.Close()
-		name := netbios.MustNew("DELTA", 0)
-		reg := nbns.Registration(0x5151, name, 300000, nbns.Entry(false, peer.Addr), true)
-		b, err := reg.Append(nil)
-		if err != nil {
-			t.Fatal(err)
+		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+		defer cancel()
+		cmd := delta.Command(ctx, mailslotBin, "send", `\\SAMBASRV\mailslot\BROWSE`, "-")
+		cmd.Stdin = bytes.NewReader(data)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("send the announcement: %v %s", err, out)
 		}
-		var answer *nbns.Packet
-		for try := 0; try < 3 && answer == nil; try++ {
-			if _, err := c.WriteTo(b, &net.UDPAddr{IP: peer.Broadcast.AsSlice(), Port: 137}); err != nil {
-				t.Fatal(err)
+		browse := filepath.Join(nmbd.Dir, "cache", "browse.dat")
+		deadline := time.Now().Add(startTimeout)
+		for {
+			b, _ := os.ReadFile(browse)
+			if m := regexp.MustCompile(`(?m)^"DELTA"\s+\S+\s+"via mailslot agent"`).Find(b); m != nil {
+				t.Logf("nmbd's browse.dat: %s", m)
+				break
 			}
-			answer = readNBNS(t, c, 0x5151, delta.Addr.String(), 2*time.Second)
+			if time.Now().After(deadline) {
+				t.Fatalf("nmbd did not list DELTA within %v; browse.dat:\n%s\nnmbd:\n%s", startTimeout, b, netnstest.Tail(nmbd.Output(), 2000))
+			}
+			// browse.dat is written at most every 5 s; ask for it now.
+			smb.Run(cmdTimeout, "smbcontrol", "-s", nmbd.Conf, "nmbd", "reload-config")
+			time.Sleep(500 * time.Millisecond)
 		}
+	})
+
+	t.Run("AgentDefendsName", func(t *testing.T) {
+		answer := claimName(t, peer, "DELTA", 0x5151, delta.Addr)
 		if answer == nil {
 			t.Fatalf("DELTA's agent did not defend DELTA<00> against a registration from %v", peer.Addr)
 		}
@@ -139,6 +163,42 @@ func TestSambaPeers(t *testing.T) {
 		}
 		// The agent still owns the name.
 		waitName(t, smb, "DELTA", delta.Addr)
+	})
+
+	t.Run("GroupNameClaims", func(t *testing.T) {
+		// Someone claims the workgroup name: as a unique name both nmbd and
+		// the agent (members of the group) refuse it with ACT_ERR; as a
+		// group name (joining) neither objects.
+		c, err := peer.ListenUDP(peer.Addr.String() + ":137")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for i, group := range []bool{false, true} {
+			id := uint16(0x6100 + i)
+			reg := nbns.Registration(id, netbios.MustNew(workgroup, 0), 300000, nbns.Entry(group, peer.Addr), true)
+			b, err := reg.Append(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.WriteTo(b, &net.UDPAddr{IP: peer.Broadcast.AsSlice(), Port: 137}); err != nil {
+				t.Fatal(err)
+			}
+			refused := map[string]bool{}
+			deadline := time.Now().Add(2 * time.Second)
+			for {
+				a, from := readNBNSFrom(t, c, id, "", time.Until(deadline))
+				if a == nil {
+					break
+				}
+				refused[from] = a.Rcode() == nbns.RcodeActive
+			}
+			for _, h := range []*netnstest.Host{smb, delta} {
+				if got := refused[h.Addr.String()]; got != !group {
+					t.Errorf("claim of %s<00> (group %v): %s refused: %v, want %v (answers %v)", workgroup, group, h, got, !group, refused)
+				}
+			}
+		}
 	})
 
 	t.Run("NmbdDefendsName", func(t *testing.T) {
@@ -234,6 +294,32 @@ func TestSambaPeers(t *testing.T) {
 	})
 }
 
+// claimName broadcasts a registration of the unique name<00> for from's
+// address (from port 137, up to three times, as RFC 1002 §6 retries) and
+// returns the answer that comes from defender, or nil.
+func claimName(t *testing.T, from *netnstest.Host, name string, id uint16, defender netip.Addr) *nbns.Packet {
+	t.Helper()
+	c, err := from.ListenUDP(from.Addr.String() + ":137")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	reg := nbns.Registration(id, netbios.MustNew(name, 0), 300000, nbns.Entry(false, from.Addr), true)
+	b, err := reg.Append(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for try := 0; try < 3; try++ {
+		if _, err := c.WriteTo(b, &net.UDPAddr{IP: from.Broadcast.AsSlice(), Port: 137}); err != nil {
+			t.Fatal(err)
+		}
+		if a := readNBNS(t, c, id, defender.String(), 2*time.Second); a != nil {
+			return a
+		}
+	}
+	return nil
+}
+
 // checkWindowsBytes asserts the datagram is framed as reference §11 shows
 // for a Windows client, so the test really sends what Windows sends.
 func checkWindowsBytes(t *testing.T, b []byte) {
@@ -254,6 +340,13 @@ func checkWindowsBytes(t *testing.T, b []byte) {
 // readNBNS reads name service packets on c until one with this id comes
 // from addr, or timeout.
 func readNBNS(t *testing.T, c *net.UDPConn, id uint16, addr string, timeout time.Duration) *nbns.Packet {
+	p, _ := readNBNSFrom(t, c, id, addr, timeout)
+	return p
+}
+
+// readNBNSFrom is readNBNS that also says who answered; addr "" takes an
+// answer from anyone.
+func readNBNSFrom(t *testing.T, c *net.UDPConn, id uint16, addr string, timeout time.Duration) (*nbns.Packet, string) {
 	t.Helper()
 	buf := make([]byte, 1500)
 	deadline := time.Now().Add(timeout)
@@ -261,13 +354,13 @@ func readNBNS(t *testing.T, c *net.UDPConn, id uint16, addr string, timeout time
 		c.SetReadDeadline(deadline)
 		n, from, err := c.ReadFromUDP(buf)
 		if err != nil {
-			return nil
+			return nil, ""
 		}
 		p, err := nbns.Decode(buf[:n])
-		if err != nil || p.ID != id || from.IP.String() != addr {
+		if err != nil || p.ID != id || (addr != "" && from.IP.String() != addr) {
 			continue
 		}
-		return &p
+		return &p, from.IP.String()
 	}
 }
 

@@ -1,15 +1,5 @@
-// Command netbench measures network mailslots between Linux network
-// namespaces, each figure next to a raw UDP baseline taken in the same run
-// over the same veth pair. It needs root. Run it with
-//
-//	make bench-net
-//
-// or go run ./internal/cmd/netbench [-mailslot bin/mailslot] [-json].
-//
-// It builds a lab of four hosts (internal/netnstest), runs `mailslot agent`
-// in each, and runs every measurement side as its own process inside a host
-// (netbench -role NAME ...), then prints the figures that
-// docs/performance.md reports.
+//go:build linux
+
 package main
 
 import (
@@ -33,6 +23,7 @@ func main() {
 	msBin := flag.String("mailslot", "", "mailslot binary to run as the agent (default: go build ./cmd/mailslot)")
 	asJSON := flag.Bool("json", false, "print the report as JSON")
 	n := flag.Int("n", 20000, "messages per throughput run")
+	limits := flag.Bool("default-limits", false, "keep the agents' default rate limits (per source IP and per local user) instead of lifting them")
 	flag.Parse()
 	log.SetFlags(log.Ltime)
 	r := &runner{}
@@ -49,7 +40,7 @@ func main() {
 				panic(e)
 			}
 		}()
-		rep := run(r, *msBin, *n)
+		rep := run(r, *msBin, *n, *limits)
 		if *asJSON {
 			b, _ := json.MarshalIndent(rep, "", "  ")
 			fmt.Println(string(b))
@@ -126,9 +117,12 @@ type bench struct {
 
 const benchWG = "BENCHWG"
 
+// metricsAddr is where each agent serves its metrics, in its namespace.
+const metricsAddr = "127.0.0.1:9137"
+
 func (b *bench) nbName(h *netnstest.Host) string { return strings.ToUpper(h.Role) }
 
-func run(r *runner, msBin string, n int) *report {
+func run(r *runner, msBin string, n int, defaultLimits bool) *report {
 	if err := netnstest.Check(); err != nil {
 		r.Fatal(err)
 	}
@@ -141,14 +135,21 @@ func run(r *runner, msBin string, n int) *report {
 	}
 	b := &bench{r: r, self: self, ms: msBin, lab: netnstest.New(r)}
 	b.hosts = b.lab.AddHosts("alpha", "bravo", "charlie", "delta")
+	// The default per-source and per-user limits (10,000/s) would be what
+	// the throughput runs measure; lift them to measure the path itself.
+	var extra []string
+	if !defaultLimits {
+		extra = []string{"--rate-in", "-1", "--rate-out", "-1"}
+	}
 	for _, h := range b.hosts {
-		b.agents = append(b.agents, h.Start(msBin, "agent", "--name", b.nbName(h), "--workgroup", benchWG, "--interface", h.Iface))
+		args := append([]string{"agent", "--name", b.nbName(h), "--workgroup", benchWG, "--interface", h.Iface, "--metrics", metricsAddr}, extra...)
+		b.agents = append(b.agents, h.Start(msBin, args...))
 	}
 	for _, h := range b.hosts[1:] {
 		b.waitResolves(b.hosts[0], b.nbName(h))
 	}
 	b.waitResolves(b.hosts[1], b.nbName(b.hosts[0]))
-	rep := &report{When: time.Now().UTC().Format(time.RFC3339), Messages: n}
+	rep := &report{When: time.Now().UTC().Format(time.RFC3339), Messages: n, DefaultLimits: defaultLimits}
 	rep.System = systemInfo()
 	b.measure(rep, n)
 	return rep

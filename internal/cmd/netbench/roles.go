@@ -1,32 +1,27 @@
+//go:build linux
+
 package main
 
 import (
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
-	"net"
-	"net/netip"
 	"os"
 	"slices"
 	"time"
-
-	"github.com/mailslot/mailslot/internal/netnstest"
 )
 
 // A role is one side of a measurement. The orchestrator runs each role as
 // its own process inside a lab host (ip netns exec netbench -role NAME), so
 // the raw baseline and the mailslot path pay the same costs: separate
-// processes, the same CPUs, the same veth pair.
+// processes, the same CPUs, the same veth pair. Each transport (raw UDP in
+// rawroles.go, mailslots in slotroles.go) supplies open/read/write; the
+// loops below are shared, so both paths do exactly the same work.
 type role func(fs *flag.FlagSet, args []string) (any, error)
 
-var roles = map[string]role{
-	"udp-recv": udpRecv,
-	"udp-send": udpSend,
-	"udp-echo": udpEcho,
-	"udp-ping": udpPing,
-	"flood":    flood,
-}
+var roles = map[string]role{}
 
 // recvResult is what a receiving role reports.
 type recvResult struct {
@@ -50,191 +45,146 @@ type pingResult struct {
 	P99 float64 `json:"p99_us"`
 }
 
-// counter counts distinct sequence numbers (the first 8 bytes of each
-// payload) and the span from first to last arrival.
-type counter struct {
-	seen        map[uint64]bool
-	dups        int
-	first, last time.Time
+// errTimeout is what a transport's read returns at its deadline.
+var errTimeout = errors.New("timeout")
+
+// readFunc reads one message, waiting until deadline at most.
+type readFunc func(deadline time.Time) ([]byte, error)
+
+// recvFlags are the flags of every receiving role.
+type recvFlags struct {
+	at           *string
+	count        *int
+	idle, timout *time.Duration
 }
 
-func newCounter() *counter { return &counter{seen: map[uint64]bool{}} }
-
-func (c *counter) add(p []byte) {
-	if len(p) < 8 {
-		return
+func addRecvFlags(fs *flag.FlagSet, at string) recvFlags {
+	return recvFlags{
+		at:     fs.String(at, "", "where to receive (ip:port or a mailslot)"),
+		count:  fs.Int("count", 0, "stop after this many distinct messages"),
+		idle:   fs.Duration("idle", time.Second, "stop when nothing arrives for this long (after the first)"),
+		timout: fs.Duration("timeout", 60*time.Second, "stop after this long in any case"),
 	}
-	now := time.Now()
-	if c.first.IsZero() {
-		c.first = now
-	}
-	c.last = now
-	seq := binary.BigEndian.Uint64(p)
-	if c.seen[seq] {
-		c.dups++
-		return
-	}
-	c.seen[seq] = true
 }
 
-func (c *counter) result() recvResult {
-	return recvResult{Received: len(c.seen), Dups: c.dups, Seconds: c.last.Sub(c.first).Seconds()}
-}
-
-// ready tells the orchestrator the role can take traffic.
-func ready() { fmt.Fprintln(os.Stderr, "ready") }
-
-func udpRecv(fs *flag.FlagSet, args []string) (any, error) {
-	addr := fs.String("listen", "", "ip:port")
-	count := fs.Int("count", 0, "stop after this many distinct messages")
-	idle := fs.Duration("idle", time.Second, "stop when nothing arrives for this long (after the first)")
-	total := fs.Duration("timeout", 60*time.Second, "stop after this long in any case")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	pc, err := net.ListenPacket("udp4", *addr)
-	if err != nil {
-		return nil, err
-	}
-	defer pc.Close()
-	_ = pc.(*net.UDPConn).SetReadBuffer(4 << 20)
+// recvAll reads until count distinct sequence numbers (the first 8 bytes
+// of each payload) arrived, nothing came for idle, or timeout.
+func recvAll(f recvFlags, read readFunc) recvResult {
 	ready()
-	c := newCounter()
-	buf := make([]byte, 2048)
-	end := time.Now().Add(*total)
-	for len(c.seen) < *count {
+	seen := map[uint64]bool{}
+	var first, last time.Time
+	dups := 0
+	end := time.Now().Add(*f.timout)
+	for len(seen) < *f.count {
 		d := end
-		if !c.first.IsZero() && time.Now().Add(*idle).Before(d) {
-			d = time.Now().Add(*idle)
+		if !first.IsZero() && time.Now().Add(*f.idle).Before(d) {
+			d = time.Now().Add(*f.idle)
 		}
-		pc.SetReadDeadline(d)
-		n, _, err := pc.ReadFrom(buf)
+		p, err := read(d)
 		if err != nil {
 			break
 		}
-		c.add(buf[:n])
+		if len(p) < 8 {
+			continue
+		}
+		now := time.Now()
+		if first.IsZero() {
+			first = now
+		}
+		last = now
+		seq := binary.BigEndian.Uint64(p)
+		if seen[seq] {
+			dups++
+			continue
+		}
+		seen[seq] = true
 	}
-	return c.result(), nil
+	return recvResult{Received: len(seen), Dups: dups, Seconds: last.Sub(first).Seconds()}
 }
 
-// pacer spaces n events at rate per second (0: no pacing).
-type pacer struct {
-	start time.Time
-	rate  float64
+// sendFlags are the flags of every sending role.
+type sendFlags struct {
+	to          *string
+	size, count *int
+	rate        *float64
 }
 
-func (p pacer) wait(i int) {
-	if p.rate <= 0 {
-		return
-	}
-	due := p.start.Add(time.Duration(float64(i) / p.rate * float64(time.Second)))
-	if d := time.Until(due); d > 200*time.Microsecond {
-		time.Sleep(d)
+func addSendFlags(fs *flag.FlagSet, count int) sendFlags {
+	return sendFlags{
+		to:    fs.String("to", "", "destination (ip:port or a mailslot)"),
+		size:  fs.Int("size", 64, "payload bytes"),
+		count: fs.Int("count", count, "messages"),
+		rate:  fs.Float64("rate", 0, "messages per second (0 = as fast as possible)"),
 	}
 }
 
-// payload returns a message of size bytes carrying seq.
-func payload(size int, seq uint64) []byte {
-	b := make([]byte, max(size, 8))
-	for i := 8; i < len(b); i++ {
-		b[i] = 'a' + byte(i%26)
-	}
-	binary.BigEndian.PutUint64(b, seq)
-	return b
-}
-
-func udpSend(fs *flag.FlagSet, args []string) (any, error) {
-	to := fs.String("to", "", "ip:port")
-	size := fs.Int("size", 64, "payload bytes")
-	count := fs.Int("count", 1000, "messages")
-	rate := fs.Float64("rate", 0, "messages per second (0 = as fast as possible)")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	dst, err := net.ResolveUDPAddr("udp4", *to)
-	if err != nil {
-		return nil, err
-	}
-	pc, err := net.ListenPacket("udp4", ":0")
-	if err != nil {
-		return nil, err
-	}
-	defer pc.Close()
+// sendAll writes count numbered messages, paced at rate.
+func sendAll(f sendFlags, write func([]byte) error) sendResult {
 	r := sendResult{}
-	p := pacer{start: time.Now(), rate: *rate}
-	b := payload(*size, 0)
-	for i := 0; i < *count; i++ {
-		p.wait(i)
+	start := time.Now()
+	b := payload(*f.size)
+	for i := 0; i < *f.count; i++ {
+		if *f.rate > 0 {
+			due := start.Add(time.Duration(float64(i) / *f.rate * float64(time.Second)))
+			if d := time.Until(due); d > 200*time.Microsecond {
+				time.Sleep(d)
+			}
+		}
 		binary.BigEndian.PutUint64(b, uint64(i))
-		if _, err := pc.WriteTo(b, dst); err != nil {
+		if err := write(b); err != nil {
 			r.Errors++
 			continue
 		}
 		r.Sent++
 	}
-	r.Seconds = time.Since(p.start).Seconds()
-	return r, nil
+	r.Seconds = time.Since(start).Seconds()
+	return r
 }
 
-func udpEcho(fs *flag.FlagSet, args []string) (any, error) {
-	addr := fs.String("listen", "", "ip:port")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	pc, err := net.ListenPacket("udp4", *addr)
-	if err != nil {
-		return nil, err
-	}
-	defer pc.Close()
-	ready()
-	buf := make([]byte, 2048)
-	for {
-		n, from, err := pc.ReadFrom(buf)
-		if err != nil {
-			return nil, err
-		}
-		pc.WriteTo(buf[:n], from)
-	}
-}
-
-func udpPing(fs *flag.FlagSet, args []string) (any, error) {
-	to := fs.String("to", "", "ip:port")
-	size := fs.Int("size", 64, "payload bytes")
-	count := fs.Int("count", 2000, "round trips")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	dst, err := net.ResolveUDPAddr("udp4", *to)
-	if err != nil {
-		return nil, err
-	}
-	pc, err := net.ListenPacket("udp4", ":0")
-	if err != nil {
-		return nil, err
-	}
-	defer pc.Close()
-	buf := make([]byte, 2048)
-	b := payload(*size, 0)
+// pingAll measures count round trips: write a numbered message, read until
+// its echo comes back (2 s at most; a lost one is not counted).
+func pingAll(size, count int, write func([]byte) error, read readFunc) (pingResult, error) {
+	b := payload(size)
 	var rtts []time.Duration
-	for i := 0; i < *count; i++ {
+	for i := 0; i < count; i++ {
 		binary.BigEndian.PutUint64(b, uint64(i))
 		start := time.Now()
-		if _, err := pc.WriteTo(b, dst); err != nil {
-			return nil, err
+		if err := write(b); err != nil {
+			return pingResult{}, err
 		}
-		pc.SetReadDeadline(start.Add(2 * time.Second))
 		for {
-			n, _, err := pc.ReadFrom(buf)
+			p, err := read(start.Add(2 * time.Second))
 			if err != nil {
-				break // lost: not counted
+				break
 			}
-			if n >= 8 && binary.BigEndian.Uint64(buf) == uint64(i) {
+			if len(p) >= 8 && binary.BigEndian.Uint64(p) == uint64(i) {
 				rtts = append(rtts, time.Since(start))
 				break
 			}
 		}
 	}
 	return percentiles(rtts), nil
+}
+
+// echoAll answers every message with the same bytes, until read fails.
+func echoAll(write func([]byte) error, read readFunc) error {
+	ready()
+	for {
+		p, err := read(time.Time{})
+		if err != nil {
+			return err
+		}
+		write(p)
+	}
+}
+
+// payload returns a message of size bytes (at least 8, for the number).
+func payload(size int) []byte {
+	b := make([]byte, max(size, 8))
+	for i := 8; i < len(b); i++ {
+		b[i] = 'a' + byte(i%26)
+	}
+	return b
 }
 
 func percentiles(d []time.Duration) pingResult {
@@ -248,29 +198,8 @@ func percentiles(d []time.Duration) pingResult {
 	return pingResult{N: len(d), P50: at(0.5), P90: at(0.9), P99: at(0.99)}
 }
 
-// flood sends garbage to UDP 137 and 138 of a host as fast as it can
-// (netnstest.Flood).
-func flood(fs *flag.FlagSet, args []string) (any, error) {
-	to := fs.String("to", "", "target ip")
-	count := fs.Int("count", 100000, "datagrams in all (half to each port)")
-	rate := fs.Float64("rate", 0, "datagrams per second (0 = as fast as possible)")
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	target, err := netip.ParseAddr(*to)
-	if err != nil {
-		return nil, err
-	}
-	pc, err := net.ListenPacket("udp4", ":0")
-	if err != nil {
-		return nil, err
-	}
-	defer pc.Close()
-	ready()
-	start := time.Now()
-	n, err := netnstest.Flood(pc, target, *count, *rate, 1)
-	return sendResult{Sent: n, Errors: *count - n, Seconds: time.Since(start).Seconds()}, err
-}
+// ready tells the orchestrator the role can take traffic.
+func ready() { fmt.Fprintln(os.Stderr, "ready") }
 
 // runRole runs the named role and prints its result as one JSON line.
 func runRole(name string, args []string) int {

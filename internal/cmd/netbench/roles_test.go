@@ -1,7 +1,10 @@
+//go:build linux
+
 package main
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -60,5 +63,41 @@ func TestRawRoles(t *testing.T) {
 	}
 	if r.failed {
 		t.Error("runner failed")
+	}
+}
+
+// The whole benchmark runs (small), so make bench-net cannot rot: every
+// part reports figures and the agent path delivers. Speeds are reported by
+// the benchmark, never checked here.
+func TestBenchSmoke(t *testing.T) {
+	r := &runner{}
+	defer r.close()
+	defer func() {
+		if e := recover(); e != nil {
+			t.Fatalf("netbench failed: %v", e)
+		}
+	}()
+	rep := run(r, buildMailslot(r), 2000, false)
+	for _, tp := range rep.Throughput {
+		if tp.RawRate <= 0 || tp.AgentRate <= 0 || tp.PacedRate <= 0 {
+			t.Errorf("throughput %+v", tp)
+		}
+	}
+	if rep.RoundTrip.Raw.N == 0 || rep.RoundTrip.Agent.N == 0 {
+		t.Errorf("round trip %+v", rep.RoundTrip)
+	}
+	for i, f := range rep.Fanout.Agent {
+		if f.Received == 0 || rep.Fanout.Raw[i].Received == 0 {
+			t.Errorf("fan-out to host %d: raw %+v agent %+v", i+1, rep.Fanout.Raw[i], f)
+		}
+	}
+	if m := rep.Memory; !m.Alive || m.IdleKiB == 0 || m.FloodSent == 0 || m.ValidDelivered == 0 {
+		t.Errorf("memory/flood %+v", m)
+	}
+	var b strings.Builder
+	rep.print(&b)
+	t.Log("\n" + b.String())
+	if r.failed {
+		t.Error("the runner reported errors")
 	}
 }

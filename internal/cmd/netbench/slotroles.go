@@ -1,18 +1,16 @@
-//go:build netbench_slots
+//go:build linux
 
 package main
 
 import (
 	"context"
-	"encoding/binary"
-	"errors"
 	"flag"
 	"time"
 
 	"github.com/mailslot/mailslot"
 )
 
-// The mailslot side of each measurement: the same work as the raw roles,
+// The mailslot side of each measurement: the same loops as the raw roles,
 // through mailslot.Open/Write, the agents and a slot with AllowRemote.
 func init() {
 	roles["slot-recv"] = slotRecv
@@ -21,135 +19,103 @@ func init() {
 	roles["slot-ping"] = slotPing
 }
 
+// createRemote creates a slot that takes network messages. WaitForever: a
+// zero ReadTimeout means "do not wait", as on Windows; reads are bounded by
+// the deadline of each call instead.
 func createRemote(name string) (*mailslot.Slot, error) {
-	return mailslot.Create(name, &mailslot.Config{AllowRemote: true})
+	return mailslot.Create(name, &mailslot.Config{AllowRemote: true, ReadTimeout: mailslot.WaitForever})
+}
+
+func slotRead(s *mailslot.Slot) readFunc {
+	return func(deadline time.Time) ([]byte, error) {
+		ctx := context.Background()
+		if !deadline.IsZero() {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, deadline)
+			defer cancel()
+		}
+		m, err := s.ReadMessage(ctx)
+		if ctx.Err() != nil {
+			return nil, errTimeout
+		}
+		return m.Data, err
+	}
+}
+
+func openRemote(to string) (*mailslot.Writer, func([]byte) error, error) {
+	w, err := mailslot.Open(to, mailslot.WithTimeout(10*time.Second))
+	if err != nil {
+		return nil, nil, err
+	}
+	return w, func(b []byte) error { _, err := w.Write(b); return err }, nil
+}
+
+// slotPair creates the slot a role reads and opens the one it writes.
+func slotPair(slot, to string) (*mailslot.Slot, *mailslot.Writer, func([]byte) error, error) {
+	s, err := createRemote(slot)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	w, write, err := openRemote(to)
+	if err != nil {
+		s.Close()
+		return nil, nil, nil, err
+	}
+	return s, w, write, nil
 }
 
 func slotRecv(fs *flag.FlagSet, args []string) (any, error) {
-	name := fs.String("slot", "", `\\.\mailslot\...`)
-	count := fs.Int("count", 0, "stop after this many distinct messages")
-	idle := fs.Duration("idle", time.Second, "stop when nothing arrives for this long (after the first)")
-	total := fs.Duration("timeout", 60*time.Second, "stop after this long in any case")
+	f := addRecvFlags(fs, "slot")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	s, err := createRemote(*name)
+	s, err := createRemote(*f.at)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	ready()
-	c := newCounter()
-	end := time.Now().Add(*total)
-	for len(c.seen) < *count {
-		d := end
-		if !c.first.IsZero() && time.Now().Add(*idle).Before(d) {
-			d = time.Now().Add(*idle)
-		}
-		ctx, cancel := context.WithDeadline(context.Background(), d)
-		m, err := s.ReadMessage(ctx)
-		cancel()
-		if err != nil {
-			break
-		}
-		c.add(m.Data)
-	}
-	return c.result(), nil
+	return recvAll(f, slotRead(s)), nil
 }
 
 func slotSend(fs *flag.FlagSet, args []string) (any, error) {
-	to := fs.String("to", "", `\\HOST\mailslot\...`)
-	size := fs.Int("size", 64, "payload bytes")
-	count := fs.Int("count", 1000, "messages")
-	rate := fs.Float64("rate", 0, "messages per second (0 = as fast as possible)")
+	f := addSendFlags(fs, 1000)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	w, err := mailslot.Open(*to, mailslot.WithTimeout(10*time.Second))
+	w, write, err := openRemote(*f.to)
 	if err != nil {
 		return nil, err
 	}
 	defer w.Close()
-	r := sendResult{}
-	p := pacer{start: time.Now(), rate: *rate}
-	b := payload(*size, 0)
-	for i := 0; i < *count; i++ {
-		p.wait(i)
-		binary.BigEndian.PutUint64(b, uint64(i))
-		if _, err := w.Write(b); err != nil {
-			r.Errors++
-			continue
-		}
-		r.Sent++
-	}
-	r.Seconds = time.Since(p.start).Seconds()
-	return r, nil
+	return sendAll(f, write), nil
 }
 
 func slotEcho(fs *flag.FlagSet, args []string) (any, error) {
-	name := fs.String("slot", "", `\\.\mailslot\...`)
+	slot := fs.String("slot", "", `\\.\mailslot\...`)
 	reply := fs.String("reply", "", `\\HOST\mailslot\...`)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	s, err := createRemote(*name)
+	s, w, write, err := slotPair(*slot, *reply)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	w, err := mailslot.Open(*reply, mailslot.WithTimeout(10*time.Second))
-	if err != nil {
-		return nil, err
-	}
 	defer w.Close()
-	ready()
-	for {
-		m, err := s.ReadMessage(context.Background())
-		if err != nil {
-			return nil, err
-		}
-		w.Write(m.Data)
-	}
+	return nil, echoAll(write, slotRead(s))
 }
 
 func slotPing(fs *flag.FlagSet, args []string) (any, error) {
-	name := fs.String("slot", "", `\\.\mailslot\...`)
-	to := fs.String("to", "", `\\HOST\mailslot\...`)
-	size := fs.Int("size", 64, "payload bytes")
-	count := fs.Int("count", 2000, "round trips")
+	slot := fs.String("slot", "", `\\.\mailslot\...`)
+	f := addSendFlags(fs, 2000)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	s, err := createRemote(*name)
+	s, w, write, err := slotPair(*slot, *f.to)
 	if err != nil {
 		return nil, err
 	}
 	defer s.Close()
-	w, err := mailslot.Open(*to, mailslot.WithTimeout(10*time.Second))
-	if err != nil {
-		return nil, err
-	}
 	defer w.Close()
-	b := payload(*size, 0)
-	var rtts []time.Duration
-	for i := 0; i < *count; i++ {
-		binary.BigEndian.PutUint64(b, uint64(i))
-		start := time.Now()
-		if _, err := w.Write(b); err != nil {
-			return nil, err
-		}
-		for {
-			ctx, cancel := context.WithDeadline(context.Background(), start.Add(2*time.Second))
-			m, err := s.ReadMessage(ctx)
-			cancel()
-			if errors.Is(err, context.DeadlineExceeded) || err != nil {
-				break // lost: not counted
-			}
-			if len(m.Data) >= 8 && binary.BigEndian.Uint64(m.Data) == uint64(i) {
-				rtts = append(rtts, time.Since(start))
-				break
-			}
-		}
-	}
-	return percentiles(rtts), nil
+	return pingAll(*f.size, *f.count, write, slotRead(s))
 }
