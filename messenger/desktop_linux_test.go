@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/godbus/dbus/v5"
+	"github.com/mailslot/mailslot/internal/netnstest"
 )
 
 // insideBus is set in the environment of the test binary re-run under
@@ -136,10 +137,10 @@ func TestDesktopMissingOrStuck(t *testing.T) {
 		t.Fatal("Notify hung on a stuck server")
 	}
 	// The fallback: show() writes the popup to the terminal.
-	tty, master := openPTY(t)
-	s := &shower{o: Options{Terminals: []string{tty}}, log: discard}
+	pty := netnstest.OpenPTY(t)
+	s := &shower{o: Options{Terminals: []string{pty.Path}}, log: discard}
 	s.show(ctx, popup)
-	if got := readPTY(t, master, "?\r\n"); !strings.Contains(got, "Message from ALICE to BRAVO") {
+	if got := pty.ReadUntil("?\r\n", 10*time.Second); !strings.Contains(got, "Message from ALICE to BRAVO") {
 		t.Errorf("terminal got %q", got)
 	}
 }
