@@ -23,6 +23,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailslot/mailslot/agent/names"
@@ -121,8 +122,9 @@ type Agent struct {
 	out      *limiter // per local uid
 	dgram    dgramService
 
-	mu      sync.Mutex
-	clients map[*client]struct{}
+	mu        sync.Mutex
+	clients   map[*client]struct{}
+	overheard atomic.Pointer[map[netbios.Name]bool] // services.go; copy on write
 }
 
 // DefaultName returns the host's default NetBIOS name.

@@ -69,3 +69,34 @@ func NewRateLimiter(rate, burst float64) *RateLimiter {
 
 // Allow takes a token for ip, reporting false when none is left.
 func (r *RateLimiter) Allow(ip netip.Addr) bool { return r.l.allow(ip) }
+
+// OpenGroup is a target for DIRECT_GROUP broadcasts to the group name n
+// on every interface, without resolving it: the Browser protocol sends its
+// announcements to WG<1d> and WG<1e> that way, whoever owns them.
+func (a *Agent) OpenGroup(n netbios.Name, path string) *Target {
+	t := target{dest: n, group: true, display: `\\` + n.String()}
+	t.max = maxPayload(path, true, a.cfg.Style)
+	return &Target{t: t, path: path}
+}
+
+// Overhear makes the datagram service deliver datagrams sent to n although
+// the agent does not own it (as group datagrams; nothing is registered or
+// answered for n). The browse service listens to WG<1d>, WG<1e> and
+// __MSBROWSE__<01> so, as a browser does, to collect announcements.
+func (a *Agent) Overhear(n netbios.Name) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	m := map[netbios.Name]bool{n: true}
+	if old := a.overheard.Load(); old != nil {
+		for k := range *old {
+			m[k] = true
+		}
+	}
+	a.overheard.Store(&m)
+}
+
+// overhears runs for every datagram to a name we do not own: no lock.
+func (a *Agent) overhears(n netbios.Name) bool {
+	m := a.overheard.Load()
+	return m != nil && (*m)[n]
+}

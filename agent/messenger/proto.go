@@ -4,13 +4,10 @@ package messenger
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
-	"syscall"
 
-	"github.com/mailslot/mailslot/internal/agentproto"
+	"github.com/mailslot/mailslot/internal/jsonsock"
 )
 
 // The local protocol between the agent's Messenger service and the users'
@@ -21,7 +18,7 @@ import (
 // which decides the From of what it sends and the popups it may see.
 
 // MaxFrame bounds one message on the socket.
-const MaxFrame = 64 << 10
+const MaxFrame = jsonsock.MaxFrame
 
 // Request ops.
 const (
@@ -52,52 +49,16 @@ type Reply struct {
 var ErrNoService = errors.New("messenger: no mailslot agent with the Messenger service is running (start \"mailslot agent\")")
 
 // Addr is the service's abstract socket address in namespace ns.
-func Addr(ns string) string { return "@mailslot/" + agentproto.Namespace(ns) + "/messenger" }
+func Addr(ns string) string { return jsonsock.Addr(ns, "messenger") }
 
 // Dial connects to the service and checks, with SO_PEERCRED, that root
 // bound the socket: a local user cannot pose as the agent.
 func Dial(ctx context.Context, ns string) (*net.UnixConn, error) {
-	var d net.Dialer
-	c, err := d.DialContext(ctx, "unixpacket", Addr(ns))
-	if err != nil {
-		if errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
-			return nil, ErrNoService
-		}
-		return nil, err
-	}
-	uc := c.(*net.UnixConn)
-	cred, err := agentproto.PeerCred(uc)
-	if err == nil && cred.Uid != 0 {
-		err = fmt.Errorf("%w (uid %d)", agentproto.ErrNotAgent, cred.Uid)
-	}
-	if err != nil {
-		uc.Close()
-		return nil, err
-	}
-	return uc, nil
+	return jsonsock.Dial(ctx, ns, "messenger", ErrNoService)
 }
 
 // WriteJSON sends v as one message.
-func WriteJSON(c *net.UnixConn, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if len(b) > MaxFrame {
-		return fmt.Errorf("messenger: %d-byte message over %d", len(b), MaxFrame)
-	}
-	_, err = c.Write(b)
-	return err
-}
+func WriteJSON(c *net.UnixConn, v any) error { return jsonsock.Write(c, v) }
 
 // ReadJSON reads one message into v, using buf (at least MaxFrame bytes).
-func ReadJSON(c *net.UnixConn, buf []byte, v any) error {
-	n, err := c.Read(buf)
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return net.ErrClosed
-	}
-	return json.Unmarshal(buf[:n], v)
-}
+func ReadJSON(c *net.UnixConn, buf []byte, v any) error { return jsonsock.Read(c, buf, v) }

@@ -17,6 +17,7 @@ import (
 	"github.com/mailslot/mailslot/agent"
 	"github.com/mailslot/mailslot/agent/names"
 	"github.com/mailslot/mailslot/internal/agentproto"
+	"github.com/mailslot/mailslot/internal/jsonsock"
 	wmsg "github.com/mailslot/mailslot/wire/messenger"
 	"github.com/mailslot/mailslot/wire/netbios"
 	"golang.org/x/sys/unix"
@@ -94,7 +95,7 @@ func New(a *agent.Agent, cfg Config) (*Service, error) {
 	s := &Service{a: a, cfg: cfg, hist: newHistory(cfg.History), rate: agent.NewRateLimiter(p.Rate, p.Burst),
 		log: cfg.Logger, subs: map[*subscriber]struct{}{}, users: map[string]bool{}, conns: map[*net.UnixConn]struct{}{}}
 	if !cfg.NoSocket {
-		ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: Addr(cfg.Namespace), Net: "unixpacket"})
+		ln, err := jsonsock.Listen(cfg.Namespace, "messenger")
 		if err != nil {
 			return nil, fmt.Errorf("messenger: %w", err)
 		}

@@ -109,7 +109,7 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn or error")
 	metrics := fs.String("metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9137)")
-	msgr := addMessengerFlags(fs)
+	apps := addAppFlags(fs)
 	runAs := fs.String("user", "", "drop privileges to this user after binding (default: nobody when started as root; \"root\" keeps them)")
 	if cfg := findConfig(args); cfg != "" {
 		if err := configFromFile(fs, cfg); err != nil {
@@ -197,7 +197,7 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	if err != nil {
 		return err
 	}
-	runMessengerService, err := msgr.attach(a, cfg.Logger)
+	runApps, err := apps.attach(a, cfg.Logger)
 	if err != nil {
 		return err
 	}
@@ -216,8 +216,7 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go runMessengerService(ctx)
-	return a.Run(ctx)
+	return runAgentWithApps(ctx, a, runApps)
 }
 
 // parseNBName accepts NAME or NAME<xx>.

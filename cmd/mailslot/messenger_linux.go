@@ -24,6 +24,7 @@ var appCommands = []command{
 	{"net", "send NAME|*|/domain[:WG] MESSAGE...", "send a Messenger popup, with the syntax of Windows' net send", runNet},
 	{"messenger", "[--no-desktop] [--tty PATH]...", "show the popups for this user and host (desktop notification, else terminals)", runMessenger},
 	{"messages", "[--json] [--stats]", "print the popups this user may see (the agent's bounded history)", runMessages},
+	{"browse", "[--json] [--watch] [--workgroup WG] [--domains]", "print the browse list: the hosts (or workgroups) announced on the LAN", runBrowse},
 }
 
 // messengerFlags are the agent's Messenger settings.
