@@ -42,9 +42,10 @@ vet:
 	GOOS=windows $(GO) vet ./...
 
 # go test runs every fuzz target's seed corpus (testdata/fuzz and f.Add).
-# The allocation check runs without -race (the detector allocates).
+# The allocation and heap checks run without -race (the detector allocates
+# and adds shadow memory).
 test: deps check-format vet
-	$(GO) test -count=1 -run 'Allocat' .
+	$(GO) test -count=1 -run 'Allocat|HeapGrowth' .
 	$(GO) test -race -count=1 -timeout 10m ./...
 
 # Run each fuzz target for FUZZTIME; new failing inputs land in testdata/fuzz.

@@ -31,9 +31,11 @@ const maxPeers = 4096
 const (
 	denyRate     = 2000 // refusals per second, sustained
 	denyBurst    = 200
-	floodLogGap  = 10 * time.Second // at most one log line per interval
 	acceptBackup = 10 * time.Millisecond
 )
+
+// floodLogGap is the interval of flood log lines: at most one per interval.
+var floodLogGap = 10 * time.Second
 
 // listen binds the slot's name. The listener is an *os.File because Go's
 // net listeners cannot be waited on with RawConn.Read.
@@ -59,12 +61,15 @@ func listen(addr string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "mailslot-listener"), nil
 }
 
-// listenBacklog is the kernel's queue of connections not yet accepted (the
-// kernel caps it at net.core.somaxconn).
-const listenBacklog = 4096
+// listenBacklog is the kernel's queue of connections not yet accepted. It
+// is short on purpose: during a flood of refused connections the accept loop
+// takes denyRate per second, so an admitted Open waits at most about
+// listenBacklog/denyRate (130 ms) behind the flood once it is queued.
+const listenBacklog = 256
 
 // denyLimiter is the token bucket on refusals, and the flood log.
 type denyLimiter struct {
+	gap     time.Duration // between log lines
 	tokens  float64
 	last    time.Time
 	logged  time.Time
@@ -93,7 +98,7 @@ func (d *denyLimiter) deny(now time.Time) time.Duration {
 
 // report returns a log line once per floodLogGap while refusals flood in.
 func (d *denyLimiter) report(now time.Time) (denied int, paused time.Duration, ok bool) {
-	if !d.flooded || now.Sub(d.logged) < floodLogGap {
+	if !d.flooded || now.Sub(d.logged) < d.gap {
 		return 0, 0, false
 	}
 	denied, paused = d.denied, d.paused
@@ -111,7 +116,7 @@ func (s *Slot) acceptLoop() {
 	var (
 		nfd  int
 		aerr error
-		lim  denyLimiter
+		lim  = denyLimiter{gap: s.floodGap}
 	)
 	accept := func(fd uintptr) bool {
 		nfd, _, aerr = unix.Accept4(int(fd), unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK)
@@ -134,7 +139,7 @@ func (s *Slot) acceptLoop() {
 		wait := lim.deny(now)
 		if n, paused, ok := lim.report(now); ok {
 			s.logger.Printf("mailslot %s: refused %d connections from users it does not admit in the last %v; accepting paused for %v in all",
-				s.name, n, floodLogGap, paused.Round(time.Millisecond))
+				s.name, n, lim.gap, paused.Round(time.Millisecond))
 		}
 		if wait > 0 {
 			select {
@@ -161,7 +166,7 @@ func (s *Slot) handshake(fd int) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || len(s.peers) >= maxPeers {
-		s.refuseLocked(fd)
+		s.refuse(fd)
 		return false
 	}
 	p := &peer{fd: fd, pid: int(cred.Pid), uid: int(cred.Uid), gid: int(cred.Gid)}
@@ -180,17 +185,11 @@ func (s *Slot) handshake(fd int) bool {
 	return true
 }
 
-// refuse tells a client it is not admitted, and hangs up.
+// refuse tells a client it is not admitted, and hangs up. The record is
+// the same for everyone (the slot's name only), made once at Create, so a
+// refusal takes no lock.
 func (s *Slot) refuse(fd int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refuseLocked(fd)
-}
-
-func (s *Slot) refuseLocked(fd int) {
-	h := ctlmsg.Hello{Name: s.name.String()}
-	s.hello = h.Append(s.hello[:0])
-	unix.Sendto(fd, s.hello, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, nil)
+	unix.Sendto(fd, s.denied, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, nil)
 	unix.Close(fd)
 }
 

@@ -1,6 +1,7 @@
 package mailslot_test
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -38,6 +39,26 @@ func BenchmarkPingPong(b *testing.B) {
 			}
 			b.ReportMetric(float64(slotbench.Percentile(rtts, 50))/float64(time.Microsecond), "p50-µs")
 			b.ReportMetric(float64(slotbench.Percentile(rtts, 99))/float64(time.Microsecond), "p99-µs")
+		})
+	}
+}
+
+// BenchmarkAttack runs an admitted writer while uid 65534 floods the slot
+// (needs root and setpriv), against the unattacked baseline and a control
+// in the same run. See docs/performance.md.
+func BenchmarkAttack(b *testing.B) {
+	for _, mode := range []string{"connect", "datagram"} {
+		b.Run(mode, func(b *testing.B) {
+			r, err := slotbench.Attack(mode, 64, max(b.N, 10000), 1)
+			if errors.Is(err, errors.ErrUnsupported) {
+				b.Skip(err)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(r.Attacked/r.Baseline, "attacked/baseline")
+			b.ReportMetric(r.Attacked/r.Control, "attacked/control")
+			b.ReportMetric(r.IdleCPU, "reader-CPU-share")
 		})
 	}
 }

@@ -3,6 +3,7 @@ package mailslot_test
 import (
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/mailslot/mailslot"
@@ -72,4 +73,28 @@ func ExampleParseName() {
 	// Output:
 	// * browse false
 	// Win32 error 123
+}
+
+// A writer that must not talk to an impostor demands the reader's user: a
+// slot squatted by someone else fails the Open before anything is sent.
+func ExampleWithOwner() {
+	slot, err := mailslot.Create(`\\.\mailslot\example\owned`, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer slot.Close()
+	w, err := mailslot.Open(`\\.\mailslot\example\owned`, mailslot.WithOwner(os.Geteuid()))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer w.Close()
+	owner, _ := w.Owner()
+	fmt.Println(owner.PID == os.Getpid(), owner.UID == os.Geteuid())
+	_, err = mailslot.Open(`\\.\mailslot\example\owned`, mailslot.WithOwner(os.Geteuid()+1))
+	fmt.Println(errors.Is(err, mailslot.ErrAccessDenied))
+	// Output:
+	// true true
+	// true
 }

@@ -7,13 +7,22 @@ import (
 	"testing"
 
 	"github.com/mailslot/mailslot"
+	"github.com/mailslot/mailslot/internal/slotbench"
 )
 
 func TestMain(m *testing.M) {
+	slotbench.AttackerMain() // the attacker of BenchmarkAttack, as uid 65534
+	if mode := os.Getenv(helperEnv); mode != "" {
+		// The test binary doubles as a hostile (or other-user) process.
+		os.Exit(runHelper(mode, os.Args[1:]))
+	}
 	// Keep the tests' slots out of the system namespace.
 	os.Setenv(mailslot.NamespaceEnv, fmt.Sprintf("test-%d", os.Getpid()))
 	os.Exit(m.Run())
 }
+
+// helperEnv selects a helper mode of the test binary (helper_*_test.go).
+const helperEnv = "MAILSLOT_TEST_HELPER"
 
 var nameSeq atomic.Int64
 

@@ -3,13 +3,18 @@ package mailslot
 import (
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"github.com/mailslot/mailslot/internal/wincase"
 )
 
 // MaxPathLength is the longest mailslot path (the part after "mailslot\")
-// accepted, in bytes. It does not depend on Unix socket path limits: local
-// slots are addressed by a hash of the name.
+// accepted, in UTF-16 code units as Windows counts names: a character
+// outside the BMP counts two. Counting code units keeps one limit for every
+// spelling of a name, since the Windows upper-case table never changes the
+// count (in UTF-8 bytes ɐ is 2 and its upper case Ɐ 3). It does not depend
+// on Unix socket path limits: local slots are addressed by a hash of the
+// name.
 const MaxPathLength = 1024
 
 // Name is a parsed mailslot name: \\Host\mailslot\Path.
@@ -35,10 +40,22 @@ func (n Name) Key() string { return foldName(n.Host) + `\` + foldName(n.Path) }
 // Equal reports whether two names denote the same mailslot.
 func (n Name) Equal(m Name) bool { return n.Key() == m.Key() }
 
-// foldName upper-cases with Unicode simple case mapping, as Windows' name
-// comparison does.
+// foldName upper-cases with the Windows upper-case table, as Windows' name
+// comparison does (not with Unicode's mapping: Windows keeps ı and I apart).
 func foldName(s string) string {
-	return strings.Map(unicode.ToUpper, s)
+	return wincase.Fold(s)
+}
+
+// utf16Len is the length of s in UTF-16 code units.
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r > 0xFFFF {
+			n++
+		}
+	}
+	return n
 }
 
 // ParseName parses `\\host\mailslot\path` in Win32 form. Forward slashes are
@@ -73,8 +90,10 @@ func ParseName(s string) (Name, error) {
 	if path == "" {
 		return bad("empty mailslot name")
 	}
-	if len(path) > MaxPathLength {
-		return bad(fmt.Sprintf("longer than %d bytes", MaxPathLength))
+	// A code unit takes at most 3 UTF-8 bytes: the first test spares
+	// counting huge inputs.
+	if len(path) > 3*MaxPathLength || utf16Len(path) > MaxPathLength {
+		return bad(fmt.Sprintf("longer than %d UTF-16 code units", MaxPathLength))
 	}
 	for _, part := range strings.Split(path, `\`) {
 		if part == "" {

@@ -25,6 +25,8 @@ type peer struct {
 	pid, uid, gid int
 	decode        func(b []byte) (payload []byte, from Sender, ok bool)
 	onClose       func()
+	want          int // records to ask for per receive call (adapts)
+	class         int // size class of its last record (0: none yet)
 }
 
 // rxBatchMax is the most records one receive call takes.
@@ -42,11 +44,12 @@ const sourceBufSize = 128 << 10
 // rxBatch is the scratch of one receive call. It is pooled, so an idle slot
 // holds none.
 type rxBatch struct {
-	msgs [rxBatchMax]*msgq.Msg
-	oobs [rxBatchMax][64]byte
-	res  [rxBatchMax]rxResult
-	hdrs [rxBatchMax]unix.Mmsghdr
-	iovs [rxBatchMax]unix.Iovec
+	msgs  [rxBatchMax]*msgq.Msg // full-size receive buffers
+	small [rxBatchMax]*msgq.Msg // per record, a buffer of the size class the peer sent last
+	oobs  [rxBatchMax][64]byte
+	res   [rxBatchMax]rxResult
+	hdrs  [rxBatchMax]unix.Mmsghdr
+	iovs  [rxBatchMax][2]unix.Iovec
 }
 
 type rxResult struct{ n, oobn, flags int }
@@ -54,15 +57,22 @@ type rxResult struct{ n, oobn, flags int }
 var rxPool = sync.Pool{New: func() any { return new(rxBatch) }}
 
 // recvBatch receives up to want records with one recvmmsg(2) call, without
-// blocking, into b.msgs[:want], and returns how many arrived.
+// blocking, and returns how many arrived. Record i lands in b.small[i] (if
+// set) and continues in b.msgs[i]: a record of the size its writer sent last
+// lands in a buffer of its own size class, and needs no copy.
 func recvBatch(fd int, b *rxBatch, want int) (int, error) {
 	for i := 0; i < want; i++ {
 		h := &b.hdrs[i]
+		iov := b.iovs[i][:0]
+		if sm := b.small[i]; sm != nil {
+			iov = append(iov, unix.Iovec{Base: &sm.Data[0]})
+			iov[len(iov)-1].SetLen(len(sm.Data))
+		}
 		m := b.msgs[i]
-		b.iovs[i].Base = &m.Data[0]
-		b.iovs[i].SetLen(len(m.Data))
-		h.Hdr.Iov = &b.iovs[i]
-		h.Hdr.SetIovlen(1)
+		iov = append(iov, unix.Iovec{Base: &m.Data[0]})
+		iov[len(iov)-1].SetLen(len(m.Data))
+		h.Hdr.Iov = &b.iovs[i][0]
+		h.Hdr.SetIovlen(len(iov))
 		h.Hdr.Control = &b.oobs[i][0]
 		h.Hdr.SetControllen(oobSize)
 		h.Hdr.Flags = 0
@@ -73,7 +83,8 @@ func recvBatch(fd int, b *rxBatch, want int) (int, error) {
 	for i := 0; i < want; i++ {
 		h := &b.hdrs[i]
 		b.res[i] = rxResult{n: int(h.Len), oobn: int(h.Hdr.Controllen), flags: int(h.Hdr.Flags)}
-		b.iovs[i].Base, h.Hdr.Iov, h.Hdr.Control = nil, nil, nil // do not keep buffers alive
+		b.iovs[i] = [2]unix.Iovec{} // do not keep buffers alive
+		h.Hdr.Iov, h.Hdr.Control = nil, nil
 	}
 	if e != 0 {
 		return 0, e
@@ -118,8 +129,9 @@ func (s *Slot) drainLocked() {
 			s.recvPeer(p, b)
 		}
 	} else {
-	poll:
-		for !s.overQuota() {
+		// Until a round takes nothing: a writer's connection that the
+		// quota cannot take stays ready (level-triggered) but is skipped.
+		for {
 			n, err := unix.EpollWait(s.epfd, s.events[:], 0)
 			if err == unix.EINTR {
 				continue
@@ -127,20 +139,25 @@ func (s *Slot) drainLocked() {
 			if n <= 0 {
 				break
 			}
+			progress := false
 			for _, ev := range s.events[:n] {
 				p := s.peers[ev.Fd]
 				if p == nil {
 					continue
 				}
-				if s.recvPeer(p, b) > 0 {
+				before := len(s.pend)
+				if s.recvPeer(p, b) {
+					progress = true
+				}
+				if len(s.pend) > before {
 					if from != nil && from != p {
 						multi = true
 					}
 					from = p
 				}
-				if s.overQuota() {
-					break poll
-				}
+			}
+			if !progress {
+				break
 			}
 		}
 	}
@@ -162,24 +179,38 @@ func byTime(a, b *msgq.Msg) int { return a.Time.Compare(b.Time) }
 
 // recvPeer takes every record p holds (stopping early only if the slot's
 // own count reaches the quota, which honest writers never cause) and appends
-// them to s.pend. It returns how many records it took, and removes p at end
-// of file or on error.
-func (s *Slot) recvPeer(p *peer, b *rxBatch) int {
+// the messages to s.pend. It removes p at end of file or on error, and
+// reports whether it took anything (records, dropped ones, or the hang-up).
+func (s *Slot) recvPeer(p *peer, b *rxBatch) bool {
 	bufSize := MaxLocalMessageSize
 	if p.decode != nil {
 		bufSize = sourceBufSize
 	}
 	total := 0
-	want := s.rxWant
+	want := p.want
 	for !s.closed {
 		if p.decode == nil && s.overQuota() {
 			// Only a writer that tampered with the quota page gets here.
 			// Leave the rest in the kernel until there is room.
-			return total
+			return total > 0
 		}
 		want = max(1, min(want, rxBatchMax))
 		for i := 0; i < want; i++ {
-			b.msgs[i] = msgq.Get(bufSize)
+			// Receive buffers stay in the (pooled) batch unless a
+			// message keeps one, so a call costs no pool traffic.
+			if m := b.msgs[i]; m == nil || len(m.Data) != bufSize {
+				if m != nil {
+					msgq.Put(m)
+				}
+				b.msgs[i] = msgq.Get(bufSize)
+			}
+			if sm := b.small[i]; sm != nil && (p.decode != nil || len(sm.Data) != p.class) {
+				msgq.Put(sm)
+				b.small[i] = nil
+			}
+			if b.small[i] == nil && p.decode == nil && p.class > 0 && p.class < bufSize {
+				b.small[i] = msgq.Get(p.class)
+			}
 		}
 		got, err := recvBatch(p.fd, b, want)
 		eof := false
@@ -188,34 +219,34 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) int {
 			ts, stamped := rxStamp(b.oobs[i][:r.oobn])
 			if !stamped && r.n == 0 && r.flags&unix.MSG_CTRUNC == 0 {
 				eof = true // the writer hung up
-				for j := i; j < got; j++ {
-					msgq.Put(b.msgs[j])
-				}
 				break
 			}
-			if s.take1(p, b.msgs[i], r, ts) {
-				total++
+			switch s.take1(p, b, i, r, ts) {
+			case keptSmall:
+				b.small[i] = nil
+			case keptBig:
+				b.msgs[i] = nil
 			}
+			total++
 		}
-		for i := got; i < want; i++ {
-			msgq.Put(b.msgs[i])
-		}
-		clear(b.msgs[:want])
 		if err == unix.EINTR {
 			continue
 		}
 		if eof || (err != nil && err != unix.EAGAIN) {
 			s.removePeerLocked(p)
-			return total
+			return true
 		}
-		if err != nil || got < want {
-			s.rxWant = got + 1
-			return total // fewer than asked for: the connection is empty
+		if err != nil {
+			return total > 0 // EAGAIN: empty; keep the batch size it had
+		}
+		if got < want {
+			p.want = got + 1 // fewer than asked for: the connection is empty
+			return total > 0
 		}
 		want = 2 * want
-		s.rxWant = min(want, rxBatchMax)
+		p.want = min(want, rxBatchMax)
 	}
-	return total
+	return total > 0
 }
 
 // overQuota reports whether the slot's own count (queued plus received in
@@ -224,35 +255,57 @@ func (s *Slot) recvPeer(p *peer, b *rxBatch) int {
 // tampered with the quota page.
 func (s *Slot) overQuota() bool { return s.q.Bytes()+s.pendCost >= s.set.quota }
 
-// take1 turns one received record into a pending message, or drops it.
-func (s *Slot) take1(p *peer, m *msgq.Msg, r rxResult, ts int64) bool {
+// What take1 did with record i's buffers.
+const (
+	keptNone  = iota // copied, or dropped
+	keptSmall        // the message is b.small[i]
+	keptBig          // the message is b.msgs[i]
+)
+
+// take1 turns received record i into a pending message, or drops it. It
+// keeps a receive buffer as the message when the buffer is of the record's
+// size class; otherwise it copies the record.
+func (s *Slot) take1(p *peer, b *rxBatch, i int, r rxResult, ts int64) int {
 	if r.flags&unix.MSG_TRUNC != 0 {
 		s.dropped++
-		msgq.Put(m)
-		return false
+		return keptNone
 	}
-	data := m.Data[:r.n]
-	var from Sender
+	var (
+		from Sender
+		m    *msgq.Msg
+		kept = keptNone
+	)
 	if p.decode != nil {
-		payload, f, ok := p.decode(data)
+		payload, f, ok := p.decode(b.msgs[i].Data[:r.n])
 		if !ok || len(payload) > s.set.limit() || !s.page.TryReserve(int64(MessageCost(len(payload))), int64(s.set.quota)) {
 			// Sources are not pre-reserved: what the quota cannot take
 			// is dropped and counted, never blocking the source.
 			s.dropped++
-			msgq.Put(m)
-			return false
+			return keptNone
 		}
-		nm := msgq.Get(len(payload))
-		copy(nm.Data, payload)
-		msgq.Put(m)
-		m, from = nm, f
+		m, from = msgq.Copy(payload), f
 	} else {
 		if r.n > s.set.limit() {
 			s.dropped++
-			msgq.Put(m)
-			return false
+			return keptNone
 		}
-		m = m.Shrink(r.n)
+		class := msgq.ClassSize(r.n)
+		p.class = class
+		small, big := b.small[i], b.msgs[i]
+		switch {
+		case small == nil && class == len(big.Data):
+			m, kept = big.Shrink(r.n), keptBig
+		case small == nil:
+			m = msgq.Copy(big.Data[:r.n])
+		case r.n <= len(small.Data) && class == len(small.Data):
+			m, kept = small.Shrink(r.n), keptSmall
+		case r.n <= len(small.Data):
+			m = msgq.Copy(small.Data[:r.n])
+		default: // split across the two buffers
+			m = msgq.Get(r.n)
+			k := copy(m.Data, small.Data)
+			copy(m.Data[k:], big.Data[:r.n-k])
+		}
 		from = Sender{PID: p.pid, UID: p.uid, GID: p.gid}
 	}
 	if ts == 0 {
@@ -263,7 +316,7 @@ func (s *Slot) take1(p *peer, m *msgq.Msg, r rxResult, ts int64) bool {
 	m.Remote, m.Host, m.Addr = from.Remote, from.Host, from.Addr
 	s.pend = append(s.pend, m)
 	s.pendCost += MessageCost(len(m.Data))
-	return true
+	return kept
 }
 
 // addPeerLocked puts a connection into the epoll set. s.mu must be held.

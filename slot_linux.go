@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/mailslot/mailslot/internal/ctlmsg"
 	"github.com/mailslot/mailslot/internal/msgq"
 	"github.com/mailslot/mailslot/internal/quota"
 	"golang.org/x/sys/unix"
@@ -27,13 +28,14 @@ type Slot struct {
 	addr  string
 	owner Sender
 
-	ln     *os.File // the listening socket: the slot's name; see acceptLoop
-	ep     *os.File // the epoll set of all connections, in Go's poller
-	epfd   int
-	raw    syscall.RawConn
-	page   *quota.Page
-	pagefd int
-	logger *log.Logger
+	ln       *os.File // the listening socket: the slot's name; see acceptLoop
+	ep       *os.File // the epoll set of all connections, in Go's poller
+	epfd     int
+	raw      syscall.RawConn
+	page     *quota.Page
+	pagefd   int
+	logger   *log.Logger
+	floodGap time.Duration // between flood log lines
 
 	readTimeout atomic.Int64 // nanoseconds; -1 = forever
 	deadline    atomic.Int64 // UnixNano; 0 = none
@@ -47,8 +49,8 @@ type Slot struct {
 	pend     []*msgq.Msg         // one drain's records, before ordering
 	pendCost int
 	wake     chan struct{} // closed and replaced when the deadline changes
-	rxWant   int           // records to ask for per receive call
 	hello    []byte        // handshake scratch
+	denied   []byte        // the record refused clients get
 
 	// Who waits on the epoll set. Exactly one goroutine at a time is the
 	// "pump": a reader that has nothing to read (so the kernel wakes it
@@ -67,7 +69,6 @@ type Slot struct {
 	readFn         func(uintptr) bool
 
 	avail    chan struct{} // cap 1: a message may be waiting
-	space    chan struct{} // cap 1: the queue may have room again
 	pumpFree chan struct{} // cap 1: the epoll set may have no pump
 	noReader chan struct{} // cap 1: the last waiting reader left (when asked)
 	done     chan struct{} // closed by Close
@@ -103,11 +104,11 @@ func Create(name string, cfg *Config) (*Slot, error) {
 		addr:     slotAddr(set.namespace, n),
 		owner:    Sender{PID: os.Getpid(), UID: os.Geteuid(), GID: os.Getegid()},
 		logger:   set.logger,
+		floodGap: floodLogGap,
 		q:        msgq.New(set.quota),
 		peers:    make(map[int32]*peer),
 		wake:     make(chan struct{}),
 		avail:    make(chan struct{}, 1),
-		space:    make(chan struct{}, 1),
 		pumpFree: make(chan struct{}, 1),
 		noReader: make(chan struct{}, 1),
 		done:     make(chan struct{}),
@@ -119,6 +120,7 @@ func Create(name string, cfg *Config) (*Slot, error) {
 		return nil, opErr("create", n.String(), err)
 	}
 	s.drainFn, s.readFn = s.drainUntilStopped, s.drainUntilMessage
+	s.denied = (&ctlmsg.Hello{Name: n.String()}).Append(nil)
 	s.readTimeout.Store(int64(set.readTimeout))
 	go s.drainLoop()
 	go s.acceptLoop()
@@ -247,16 +249,18 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 				s.mu.Unlock()
 				return nil, opErr(op, s.name.String(), fmt.Errorf("%w: the next message is %d bytes, the buffer %d", ErrBufferTooSmall, len(m.Data), limit))
 			}
-			wasFull := s.q.Full()
+			wasFull := s.overQuota()
 			s.q.Pop()
-			more, roomNow := s.q.Len() > 0, wasFull && !s.q.Full()
+			s.page.Release(int64(MessageCost(len(m.Data))), int64(s.set.quota))
+			if wasFull {
+				// Records a tampering writer sent past the quota were
+				// left in the kernel; take them in now there is room.
+				s.drainLocked()
+			}
+			more := s.q.Len() > 0
 			s.mu.Unlock()
-			s.page.Release(int64(MessageCost(len(m.Data))))
 			if more {
 				notify(s.avail)
-			}
-			if roomNow {
-				notify(s.space)
 			}
 			return m, nil
 		}
@@ -361,13 +365,15 @@ func (s *Slot) drainUntilMessage(uintptr) bool {
 	return s.closed || s.q.Len() > 0
 }
 
-// drainUntilStopped is the drainer's callback: it keeps draining until the
-// queue is full or a reader wants the pump.
+// drainUntilStopped is the drainer's callback: it keeps draining until a
+// reader wants the pump. It drains even a full slot: sources' records are
+// then dropped, never left to block the source, and writers cannot have sent
+// anything the quota did not reserve.
 func (s *Slot) drainUntilStopped(uintptr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.drainLocked()
-	return s.closed || s.overQuota() || s.kicked
+	return s.closed || s.kicked
 }
 
 // remaining is how long a read that started at start with timeout may still
@@ -432,14 +438,7 @@ func (s *Slot) SetReadDeadline(t time.Time) error {
 	if s.closed {
 		return opErr("set deadline", s.name.String(), net.ErrClosed)
 	}
-	var v int64
-	if !t.IsZero() {
-		v = t.UnixNano()
-		if v == 0 {
-			v = 1
-		}
-	}
-	s.deadline.Store(v)
+	s.deadline.Store(deadlineNanos(t))
 	close(s.wake) // let blocked readers recompute their wait
 	s.wake = make(chan struct{})
 	if s.pumping && !s.drainerPumping {
@@ -507,8 +506,6 @@ func (s *Slot) drainLoop() {
 		}
 		var wake <-chan struct{}
 		switch {
-		case s.overQuota():
-			wake = s.space
 		case time.Since(s.lastRead) < pumpGrace:
 			// A reader was here a moment ago: look again once the grace
 			// has passed. This wakes at most once per pumpGrace however

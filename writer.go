@@ -106,14 +106,7 @@ func (w *Writer) SetWriteDeadline(t time.Time) error {
 	if w.closed.Load() {
 		return opErr("set deadline", w.name.String(), net.ErrClosed)
 	}
-	var v int64
-	if !t.IsZero() {
-		v = t.UnixNano()
-		if v == 0 {
-			v = 1
-		}
-	}
-	w.deadline.Store(v)
+	w.deadline.Store(deadlineNanos(t))
 	return nil
 }
 
@@ -185,4 +178,16 @@ func (w *Writer) Close() error {
 		return opErr("close", w.name.String(), err)
 	}
 	return nil
+}
+
+// deadlineNanos encodes a deadline for an atomic: 0 for none, else UnixNano
+// (never 0).
+func deadlineNanos(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	if v := t.UnixNano(); v != 0 {
+		return v
+	}
+	return 1
 }

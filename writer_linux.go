@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 	"unsafe"
 
@@ -21,14 +23,20 @@ import (
 // ErrSlotFull: a stopped reader never hangs a writer.
 const stallBound = 5 * time.Second
 
-// pollSlice is how often a write waiting for the kernel checks that its
-// Writer is still open.
+// pollSlice is how often Open, waiting for the slot's handshake, checks its
+// context.
 const pollSlice = 50 * time.Millisecond
 
 // localWriter is a connection to a local slot, admitted by its reader, with
 // the slot's quota page mapped.
 type localWriter struct {
 	fd       int
+	file     *os.File        // fd, registered with Go's poller to wait for buffer space
+	raw      syscall.RawConn // file's
+	waitMu   sync.Mutex      // one write at a time waits in the poller; see send
+	sendErr  syscall.Errno   // result of trySend, guarded by waitMu
+	waitP    []byte          // the record trySend sends, guarded by waitMu
+	trySend  func(uintptr) bool
 	page     *quota.Page
 	quota    int64
 	limit    int
@@ -63,6 +71,16 @@ func openLocal(ctx context.Context, n Name, o *openOptions) (writerBackend, erro
 		w.limit = MaxLocalMessageSize
 	}
 	w.stop = w.closed.Load
+	w.file = os.NewFile(uintptr(c.fd), "mailslot-writer")
+	if w.raw, err = w.file.SyscallConn(); err != nil {
+		w.file.Close()
+		page.Unmap()
+		return nil, err
+	}
+	w.trySend = func(uintptr) bool {
+		w.sendErr = sendRecord(w.fd, w.waitP)
+		return w.sendErr != unix.EAGAIN && w.sendErr != unix.ENOBUFS
+	}
 	return w, nil
 }
 
@@ -239,34 +257,42 @@ func (w *localWriter) write(p []byte, deadline time.Time) error {
 		return &fullTimeout{detail: "no room in its quota before the write timeout"}
 	}
 	if err := w.send(p, deadline); err != nil {
-		w.page.Release(cost)
+		w.page.Release(cost, w.quota)
 		return err
 	}
 	return nil
 }
 
+// sendRecord sends p as one record without blocking.
+func sendRecord(fd int, p []byte) syscall.Errno {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	for {
+		_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)),
+			unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+		if e != unix.EINTR {
+			return e
+		}
+	}
+}
+
 // send sends one reserved record. The kernel may briefly have no buffer
 // for it (the reader has not emptied the connection yet); then it waits for
-// writability in short slices, up to max(deadline, stallBound).
+// buffer space up to max(deadline, stallBound). One write at a time waits in
+// Go's poller, which wakes it the moment there is space; a write that finds
+// another one waiting there retries with a growing pause instead, so that
+// goroutines sharing a Writer never queue behind each other's waits.
 func (w *localWriter) send(p []byte, deadline time.Time) error {
-	var stall time.Time
+	var (
+		stall time.Time
+		pause time.Duration
+	)
 	for {
-		var ptr unsafe.Pointer
-		if len(p) > 0 {
-			ptr = unsafe.Pointer(&p[0])
-		}
-		_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(w.fd), uintptr(ptr), uintptr(len(p)),
-			unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
-		switch e {
-		case 0:
-			return nil
-		case unix.EINTR:
-			continue
-		case unix.EAGAIN, unix.ENOBUFS:
-		case unix.EPIPE, unix.ECONNRESET, unix.ENOTCONN, unix.ECONNREFUSED:
-			return fmt.Errorf("%w (its reader closed it)", ErrNotFound)
-		default:
-			return e
+		e := sendRecord(w.fd, p)
+		if e != unix.EAGAIN && e != unix.ENOBUFS {
+			return sendErr(e)
 		}
 		now := time.Now()
 		if stall.IsZero() {
@@ -278,13 +304,64 @@ func (w *localWriter) send(p []byte, deadline time.Time) error {
 		if now.After(stall) {
 			return &fullTimeout{detail: "its reader is not taking messages in"}
 		}
-		fds := []unix.PollFd{{Fd: int32(w.fd), Events: unix.POLLOUT}}
-		unix.Poll(fds, int(min(pollSlice, stall.Sub(now)).Milliseconds())+1)
 		if w.closed.Load() {
 			return net.ErrClosed
 		}
+		if w.waitMu.TryLock() {
+			err := w.waitInPoller(p, stall)
+			w.waitMu.Unlock()
+			if err != errStalled {
+				return err
+			}
+			continue
+		}
+		if pause == 0 {
+			pause = sendPauseMin
+		}
+		time.Sleep(min(pause, stall.Sub(now)))
+		pause = min(2*pause, sendPauseMax)
 	}
 }
+
+// errStalled means that the poller's wait ended without sending.
+var errStalled = errors.New("stalled")
+
+// waitInPoller sends p, waiting in Go's poller for buffer space until stall.
+// w.waitMu must be held.
+func (w *localWriter) waitInPoller(p []byte, stall time.Time) error {
+	w.file.SetWriteDeadline(stall)
+	if w.closed.Load() { // Close may have kicked before the deadline was set
+		return net.ErrClosed
+	}
+	w.waitP = p
+	err := w.raw.Write(w.trySend)
+	w.waitP = nil
+	if err != nil {
+		if w.closed.Load() {
+			return net.ErrClosed
+		}
+		return errStalled // the deadline passed: send decides
+	}
+	return sendErr(w.sendErr)
+}
+
+// sendErr maps the result of a send.
+func sendErr(e syscall.Errno) error {
+	switch e {
+	case 0:
+		return nil
+	case unix.EPIPE, unix.ECONNRESET, unix.ENOTCONN, unix.ECONNREFUSED:
+		return fmt.Errorf("%w (its reader closed it)", ErrNotFound)
+	}
+	return e
+}
+
+// The pauses of a write waiting for kernel buffer space while another write
+// of the same Writer waits in the poller.
+const (
+	sendPauseMin = 20 * time.Microsecond
+	sendPauseMax = 20 * time.Millisecond
+)
 
 // hungUp reports whether the slot's end of the connection is gone.
 func (w *localWriter) hungUp() bool {
@@ -320,10 +397,11 @@ func (w *localWriter) owner() (Sender, error) { return w.own, nil }
 
 func (w *localWriter) close() error {
 	w.closed.Store(true)
-	w.page.WakeAll() // writers of ours sleeping for room look again, and leave
+	w.page.WakeAll()                      // writes of ours sleeping for room look again, and leave
+	w.file.SetWriteDeadline(aLongTimeAgo) // and the one waiting for buffer space
 	for w.inflight.Load() > 0 {
 		time.Sleep(time.Millisecond)
 	}
 	w.page.Unmap()
-	return unix.Close(w.fd)
+	return w.file.Close()
 }

@@ -121,6 +121,7 @@ type Agent struct {
 	in       *limiter // per source IP
 	out      *limiter // per local uid
 	dgram    dgramService
+	admitted bool // the transport applies the per-source limit itself
 
 	mu        sync.Mutex
 	clients   map[*client]struct{}
@@ -197,9 +198,20 @@ func New(cfg Config) (*Agent, error) {
 	a.router = newRouter(a)
 	a.tr = cfg.Transport
 	if a.tr == nil {
-		if a.tr, err = transport.NewUDP(transport.UDPConfig{Interfaces: cfg.Interfaces, Logger: cfg.Logger}); err != nil {
+		// The per-source limit runs in the socket readers, before a packet
+		// costs a copy or a queue slot.
+		admit := func(src netip.Addr) bool {
+			if a.in.allow(src) {
+				return true
+			}
+			a.M.RateLimitedIn.Add(1)
+			a.drops.note("rate-limited", src)
+			return false
+		}
+		if a.tr, err = transport.NewUDP(transport.UDPConfig{Interfaces: cfg.Interfaces, Logger: cfg.Logger, Admit: admit}); err != nil {
 			return nil, err
 		}
+		a.admitted = true
 	}
 	if !cfg.NoLocalSocket {
 		if a.listener, err = agentproto.Listen(cfg.Namespace); err != nil {
@@ -288,7 +300,7 @@ func ifaceNames(ifs []transport.Interface) string {
 // receive dispatches every packet by port, after the per-source limit.
 func (a *Agent) receive(context.Context) {
 	for p := range a.tr.Packets() {
-		if !a.in.allow(p.Src.Addr()) {
+		if !a.admitted && !a.in.allow(p.Src.Addr()) {
 			a.M.RateLimitedIn.Add(1)
 			a.drops.note("rate-limited", p.Src.Addr())
 			continue

@@ -1,12 +1,19 @@
 package transport
 
-import "log/slog"
+import (
+	"log/slog"
+	"net/netip"
+)
 
 // UDPConfig configures the real transport.
 type UDPConfig struct {
 	// Interfaces restricts the transport to these interface names; empty
 	// means every up, non-loopback interface with an IPv4 address.
 	Interfaces []string
-	// Rescan is how often interfaces are re-read; 0 means 2 s.
-	Logger *slog.Logger
+	Logger     *slog.Logger
+	// Admit, when set, is asked for every received packet's source before
+	// the packet is copied and queued: a flood from one source is dropped
+	// at the socket and cannot crowd the queue (the agent's per-source rate
+	// limit).
+	Admit func(src netip.Addr) bool
 }

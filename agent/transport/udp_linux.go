@@ -34,6 +34,7 @@ type UDP struct {
 	done    chan struct{}
 	wg      sync.WaitGroup
 	Dropped atomic.Uint64 // packets lost because the agent fell behind
+	Refused atomic.Uint64 // packets UDPConfig.Admit refused
 }
 
 type udpIface struct {
@@ -252,6 +253,10 @@ func (u *UDP) read(ui *udpIface, k int) {
 				continue
 			}
 			src, _ := netip.AddrFromSlice(ua.IP.To4())
+			if u.cfg.Admit != nil && !u.cfg.Admit(src) {
+				u.Refused.Add(1)
+				continue
+			}
 			p := &Packet{Port: port, Ifindex: ui.Index, Src: netip.AddrPortFrom(src, uint16(ua.Port)),
 				Data: append([]byte(nil), m.Buffers[0][:m.N]...)}
 			var cm ipv4.ControlMessage

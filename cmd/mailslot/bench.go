@@ -4,9 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"sort"
+	"runtime"
 	"time"
 
+	"github.com/mailslot/mailslot"
 	"github.com/mailslot/mailslot/internal/slotbench"
 )
 
@@ -24,7 +25,8 @@ func runBench(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	n := fs.Int("n", 100000, "messages per throughput run")
 	rounds := fs.Int("rounds", 20000, "ping-pong round trips per run")
 	repeat := fs.Int("repeat", 5, "runs of each measurement, raw and mailslot alternating; medians are reported")
-	idle := fs.Int("idle", 10000, "idle slots for the memory measurement (0 = skip)")
+	idle := fs.Int("idle", 5000, "idle slots for the memory measurement (0 = skip; each takes 3 descriptors)")
+	attack := fs.Bool("attack", true, "also measure an admitted writer while uid 65534 floods the slot (needs root and setpriv)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -32,6 +34,9 @@ func runBench(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	if len(pos) != 0 || *n <= 0 || *rounds <= 0 || *repeat <= 0 || *idle < 0 {
 		return usagef("bench takes no arguments; -n, -rounds and -repeat must be positive")
 	}
+	settings := fmt.Sprintf("settings: %d messages per throughput run, %d ping-pong rounds, medians of %d alternating runs; "+
+		"mailslot writers: write timeout %v, default quota %d bytes; reader: read timeout forever; GOMAXPROCS %d",
+		*n, *rounds, *repeat, slotbench.WriteTimeout, mailslot.DefaultQuota, runtime.GOMAXPROCS(0))
 	var rows []benchRow
 	kinds := []slotbench.Kind{slotbench.Raw, slotbench.Slot}
 	for _, size := range []int{64, 4096} {
@@ -68,6 +73,18 @@ func runBench(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 		raw, slot := median(p.v[0]), median(p.v[1])
 		rows = append(rows, benchRow{"ping-pong RTT " + p.name, "µs", raw, slot, slot / raw})
 	}
+	if *attack {
+		for _, mode := range []string{"connect", "datagram"} {
+			r, err := slotbench.Attack(mode, 64, *n, 3)
+			if err != nil {
+				return fmt.Errorf("attack %s: %w", mode, err)
+			}
+			rows = append(rows,
+				benchRow{fmt.Sprintf("%s flood by uid 65534: writer vs no attack", mode), "msg/s", r.Baseline, r.Attacked, r.Attacked / r.Baseline},
+				benchRow{fmt.Sprintf("%s flood by uid 65534: writer vs same loop aimed at nothing", mode), "msg/s", r.Control, r.Attacked, r.Attacked / r.Control},
+				benchRow{fmt.Sprintf("%s flood by uid 65534: reader CPU, idle slot", mode), "CPU share", 0, r.IdleCPU, 0})
+		}
+	}
 	if *idle > 0 {
 		per, err := slotbench.IdleMemory(*idle)
 		if err != nil {
@@ -76,28 +93,28 @@ func runBench(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 		rows = append(rows, benchRow{fmt.Sprintf("resident memory per idle slot (%d slots)", *idle), "bytes", 0, per, 0})
 	}
 	if *asJSON {
-		b, err := json.MarshalIndent(rows, "", "  ")
+		b, err := json.MarshalIndent(struct {
+			Settings string     `json:"settings"`
+			Rows     []benchRow `json:"rows"`
+		}{settings, rows}, "", "  ")
 		if err != nil {
 			return err
 		}
 		_, err = fmt.Fprintf(stdout, "%s\n", b)
 		return err
 	}
-	fmt.Fprintf(stdout, "%-46s %14s %14s %7s\n", "test", "raw unixgram", "mailslot", "ratio")
+	fmt.Fprintln(stdout, settings)
+	fmt.Fprintf(stdout, "%-62s %14s %14s %7s\n", "test", "baseline", "mailslot", "ratio")
 	for _, r := range rows {
 		if r.Raw == 0 {
-			fmt.Fprintf(stdout, "%-46s %14s %14.0f %7s  %s\n", r.Test, "-", r.Slot, "-", r.Unit)
+			fmt.Fprintf(stdout, "%-62s %14s %14.3g %7s  %s\n", r.Test, "-", r.Slot, "-", r.Unit)
 			continue
 		}
-		fmt.Fprintf(stdout, "%-46s %14.1f %14.1f %6.2fx  %s\n", r.Test, r.Raw, r.Slot, r.Ratio, r.Unit)
+		fmt.Fprintf(stdout, "%-62s %14.1f %14.1f %6.2fx  %s\n", r.Test, r.Raw, r.Slot, r.Ratio, r.Unit)
 	}
 	return nil
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-func median(v []float64) float64 {
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	return s[len(s)/2]
-}
+var median = slotbench.Median

@@ -9,6 +9,9 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/mailslot/mailslot/internal/safetext"
+	"github.com/mailslot/mailslot/internal/slotbench"
 )
 
 type command struct {
@@ -21,7 +24,7 @@ var commands []command
 func init() {
 	commands = []command{
 		{"listen", "NAME [flags]", "create a mailslot and print the messages it receives", runListen},
-		{"send", "NAME [MESSAGE...] [flags]", "send one message (or one per line with --lines)", runSend},
+		{"send", "NAME [MESSAGE...] [--owner USER|UID] [flags]", "send one message (or one per line with --lines)", runSend},
 		{"ls", "[--json]", "list the live local mailslots", runList},
 		{"bench", "[--json]", "measure mailslots against a raw Unix datagram socket", runBench},
 		{"decode", "[--hex] [FILE|-]", "decode a NetBIOS datagram or name service packet as JSON", runDecode},
@@ -39,15 +42,17 @@ func (e usageError) Error() string { return e.err.Error() }
 func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
 
 func main() {
+	slotbench.AttackerMain() // the attacker process of "mailslot bench"
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Stdin))
 }
 
 func run(args []string, stdout, stderr io.Writer, stdin io.Reader) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 0 {
+		printUsage(stderr) // a usage error: stderr, status 2
+		return 2
+	}
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		printUsage(stdout)
-		if len(args) == 0 {
-			return 2
-		}
 		return 0
 	}
 	for _, c := range commands {
@@ -60,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer, stdin io.Reader) int {
 		case err == nil, errors.Is(err, flag.ErrHelp):
 			return 0
 		case errors.As(err, &ue):
-			fmt.Fprintf(stderr, "mailslot %s: %v\nusage: mailslot %s %s\n", c.name, ue.err, c.name, c.args)
+			fmt.Fprintf(stderr, "mailslot %s: %s\nusage: mailslot %s %s\n", c.name, safetext.Escape(ue.err.Error()), c.name, c.args)
 			return 2
 		default:
 			fmt.Fprintln(stderr, oneLine(err))
@@ -81,12 +86,14 @@ func printUsage(w io.Writer) {
 	fmt.Fprintln(w, "variable MAILSLOT_NAMESPACE selects an isolated namespace.")
 }
 
+// oneLine formats err for the terminal: one line, prefixed, and escaped,
+// since errors name mailslots that other users chose.
 func oneLine(err error) string {
 	s := err.Error()
 	if !strings.HasPrefix(s, "mailslot") {
 		s = "mailslot: " + s
 	}
-	return strings.ReplaceAll(s, "\n", " ")
+	return safetext.Escape(strings.ReplaceAll(s, "\n", " "))
 }
 
 // newFlags returns a FlagSet whose usage names the command.

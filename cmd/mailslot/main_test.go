@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -101,14 +102,32 @@ func needRoot(t *testing.T) {
 	t.Skip("needs root")
 }
 
+// queued is the slot's message count; a failing Info fails the test.
+func queued(t *testing.T, s *mailslot.Slot) int {
+	t.Helper()
+	info, err := s.Info()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.MessageCount
+}
+
 func TestUsageErrors(t *testing.T) {
 	for _, args := range [][]string{
 		{}, {"nope"}, {"listen"}, {"listen", "a", "b"}, {"listen", `\\.\mailslot\x`, "--timeout", "soon"},
 		{"send"}, {"ls", "extra"}, {"send", `\\.\mailslot\x`, "msg", "--lines"},
+		{"listen", "blah"}, {"send", "blah", "msg"}, {"send", `\\.\mailslot\x`, "--owner", "no-such-user-xyz", "m"},
 	} {
-		if _, _, code := cli("", args...); code != 2 {
+		out, errOut, code := cli("", args...)
+		if code != 2 {
 			t.Errorf("%q: exit %d, want 2", args, code)
 		}
+		if out != "" || errOut == "" {
+			t.Errorf("%q: usage must go to stderr only; stdout %q, stderr %q", args, out, errOut)
+		}
+	}
+	if _, errOut, _ := cli(""); !strings.Contains(errOut, "usage: mailslot COMMAND") {
+		t.Errorf("no arguments: stderr %q", errOut)
 	}
 	for _, c := range commands {
 		out, errOut, code := cli("", c.name, "--help")
@@ -125,7 +144,7 @@ func TestSendErrorsAreOneLine(t *testing.T) {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	_, errOut, code = cli("", "listen", "blah")
-	if code != 1 || !strings.Contains(errOut, "invalid mailslot name") {
+	if code != 2 || !strings.Contains(errOut, "invalid mailslot name") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 }
@@ -157,8 +176,8 @@ func TestSendForms(t *testing.T) {
 				t.Fatalf("%q: got %q, %v; want %q", step.args, buf[:n], err, want)
 			}
 		}
-		if info, _ := s.Info(); info.MessageCount != 0 {
-			t.Fatalf("%q: %d extra messages", step.args, info.MessageCount)
+		if n := queued(t, s); n != 0 {
+			t.Fatalf("%q: %d extra messages", step.args, n)
 		}
 	}
 }
@@ -167,7 +186,13 @@ func TestSendForms(t *testing.T) {
 // slot exists.
 func startListener(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
 	t.Helper()
-	cmd := cliCommand(append([]string{"listen"}, args...)...)
+	return startListenerCmd(t, cliCommand(append([]string{"listen"}, args...)...))
+}
+
+// startListenerCmd starts a prepared "mailslot listen" command and waits
+// until the slot exists.
+func startListenerCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
 	out := &lockedBuffer{}
 	cmd.Stdout = out
 	stderr, err := cmd.StderrPipe()
@@ -212,7 +237,7 @@ func TestListenJSONCount(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := waitCmd(t, cmd); err != nil {
 		t.Fatalf("listener: %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
@@ -251,7 +276,7 @@ func TestListenStopsOnSIGTERM(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
+	if err := waitCmd(t, cmd); err != nil {
 		t.Fatalf("exit after SIGTERM: %v", err)
 	}
 	if got := out.String(); got != "plain text\n\"\\x1b[31mred\"\n" {
@@ -289,8 +314,8 @@ func TestSIGKILLFreesTheName(t *testing.T) {
 	if _, err := w.Write([]byte("after")); !errors.Is(err, mailslot.ErrNotFound) {
 		t.Fatalf("old writer: %v", err)
 	}
-	if info, _ := s.Info(); info.MessageCount != 0 {
-		t.Fatalf("new slot got %d messages", info.MessageCount)
+	if n := queued(t, s); n != 0 {
+		t.Fatalf("new slot got %d messages", n)
 	}
 }
 
@@ -335,17 +360,19 @@ func TestPermissions(t *testing.T) {
 			if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(errOut.String(), "access denied") {
 				t.Fatalf("want exit 1 with access denied, got %v: %q", err, errOut.String())
 			}
-			if info, _ := s.Info(); info.MessageCount != 0 {
-				t.Fatalf("a denied writer queued %d messages", info.MessageCount)
+			if n := queued(t, s); n != 0 {
+				t.Fatalf("a denied writer queued %d messages", n)
 			}
 		})
 	}
 }
 
-func TestRawDatagramsFromUnadmittedUsersAreDropped(t *testing.T) {
+func TestRawSendsFromUnadmittedUsersAreRefused(t *testing.T) {
 	needRoot(t)
-	// A process that skips Open's admission check and writes to the socket
-	// directly is refused by the kernel-verified credentials of each datagram.
+	// A process that skips Open and writes to the slot's socket directly
+	// (datagrams, or records before the slot has spoken) gets nothing in:
+	// the slot admits connections, not datagrams, and hangs up on a refused
+	// one without reading it.
 	t.Setenv(mailslot.NamespaceEnv, fmt.Sprintf("rawtest-%d", os.Getpid()))
 	name := slotName(t)
 	s, err := mailslot.Create(name, nil)
@@ -358,8 +385,8 @@ func TestRawDatagramsFromUnadmittedUsersAreDropped(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("raw sender: %v %s", err, out)
 	}
-	if info, _ := s.Info(); info.MessageCount != 0 {
-		t.Fatalf("%d messages from an unadmitted raw sender were queued", info.MessageCount)
+	if n := queued(t, s); n != 0 {
+		t.Fatalf("%d messages from an unadmitted raw sender were queued", n)
 	}
 }
 
@@ -420,7 +447,7 @@ func TestList(t *testing.T) {
 	found := false
 	for _, sl := range slots {
 		if sl.Name == name {
-			found = sl.PID == os.Getpid() && sl.UID == os.Geteuid() && sl.Messages == 1 && sl.Writable
+			found = sl.PID == os.Getpid() && sl.UID == os.Geteuid() && sl.Messages != nil && *sl.Messages == 1 && sl.Writable
 		}
 	}
 	if !found {
@@ -429,5 +456,63 @@ func TestList(t *testing.T) {
 	out, _, _ = cli("", "ls")
 	if !strings.Contains(out, name) || !strings.HasPrefix(out, "NAME") {
 		t.Fatalf("table: %q", out)
+	}
+}
+
+func TestSendOwner(t *testing.T) {
+	needRoot(t)
+	// Another user holds the name: --owner refuses to send to it, and
+	// says who really reads it.
+	name := slotName(t)
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", cliPath, "listen", name, "--allow-anyone")
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	_, out := startListenerCmd(t, cmd)
+	_, errOut, code := cli("", "send", "--owner", "root", name, "secret")
+	if code != 1 || !strings.Contains(errOut, "access denied") || !strings.Contains(errOut, "uid 65534") {
+		t.Fatalf("send --owner root to a slot of uid 65534: exit %d, %q", code, errOut)
+	}
+	if _, errOut, code := cli("", "send", "--owner", "65534", name, "hello"); code != 0 {
+		t.Fatalf("send --owner 65534: exit %d, %q", code, errOut)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "hello") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := out.String(); got != "hello\n" {
+		t.Fatalf("the listener printed %q", got)
+	}
+}
+
+// waitCmd waits for a subprocess, failing the test instead of hanging.
+func waitCmd(t *testing.T, cmd *exec.Cmd) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("subprocess still running after 30 s")
+		return nil
+	}
+}
+
+func TestListenJSONSenderShapes(t *testing.T) {
+	for _, tc := range []struct {
+		from mailslot.Sender
+		want string
+	}{
+		{mailslot.Sender{PID: 7, UID: 1000, GID: 100}, `"sender":{"pid":7,"uid":1000,"gid":100}`},
+		{mailslot.Sender{PID: -1, UID: -1, GID: -1, Remote: true, Host: "ALPHA", Addr: netip.MustParseAddrPort("192.0.2.11:138")},
+			`"sender":{"name":"ALPHA","ip":"192.0.2.11","port":138}`},
+	} {
+		var b bytes.Buffer
+		if err := printJSON(&b, mailslot.Message{Data: []byte("x"), Sender: tc.from}); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), tc.want) {
+			t.Errorf("%+v printed %s, want %s", tc.from, b.String(), tc.want)
+		}
 	}
 }

@@ -17,10 +17,10 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/mailslot/mailslot"
+	"github.com/mailslot/mailslot/internal/safetext"
 )
 
 // groupList collects --allow-group values (names or numbers).
@@ -43,6 +43,18 @@ func (g *groupList) Set(v string) error {
 	}
 	*g = append(*g, id)
 	return nil
+}
+
+// lookupUID accepts a user name or a numeric uid.
+func lookupUID(v string) (int, error) {
+	if id, err := strconv.Atoi(v); err == nil && id >= 0 {
+		return id, nil
+	}
+	u, err := user.Lookup(v)
+	if err != nil {
+		return 0, fmt.Errorf("unknown user %q for --owner", v)
+	}
+	return strconv.Atoi(u.Uid)
 }
 
 // parseTimeout accepts a Go duration or "forever".
@@ -79,6 +91,9 @@ func runListen(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	if len(remoteNets) > 0 && !*remote {
 		return usagef("--remote-net needs --allow-remote")
 	}
+	if _, err := mailslot.ParseName(pos[0]); err != nil {
+		return usageError{err}
+	}
 	d, err := parseTimeout(*timeout)
 	if err != nil {
 		return usageError{err}
@@ -94,7 +109,7 @@ func runListen(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	defer slot.Close()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	fmt.Fprintf(stderr, "listening on %s\n", slot.Name())
+	fmt.Fprintf(stderr, "listening on %s\n", safetext.Quote(slot.Name().String()))
 	for n := 0; *count == 0 || n < *count; n++ {
 		msg, err := slot.ReadMessage(ctx)
 		if err != nil {
@@ -126,25 +141,41 @@ type jsonMessage struct {
 	Sender jsonSender `json:"sender"`
 }
 
-// jsonLine is what listen --json prints: a remote message's sender is a
-// jsonRemoteSender (the outer field hides the embedded one).
-type jsonLine struct {
-	jsonMessage
-	Sender any `json:"sender"`
-}
-
+// jsonSender is a local sender {"pid","uid","gid"} or, for messages the
+// network agent delivered, a remote one {"name","ip","port"}.
 type jsonSender struct {
-	PID int `json:"pid"`
-	UID int `json:"uid"`
-	GID int `json:"gid"`
+	PID  int    `json:"pid"`
+	UID  int    `json:"uid"`
+	GID  int    `json:"gid"`
+	Name string `json:"name,omitempty"`
+	IP   string `json:"ip,omitempty"`
+	Port int    `json:"port,omitempty"`
 }
 
-// jsonRemoteSender is a message from another machine: its NetBIOS name and
-// UDP source address.
-type jsonRemoteSender struct {
-	Name string `json:"name"`
-	IP   string `json:"ip"`
-	Port uint16 `json:"port"`
+func newJSONSender(s mailslot.Sender) jsonSender {
+	if !s.Remote {
+		return jsonSender{PID: s.PID, UID: s.UID, GID: s.GID}
+	}
+	j := jsonSender{Name: s.Host, Port: int(s.Addr.Port())}
+	if s.Addr.IsValid() {
+		j.IP = s.Addr.Addr().String()
+	}
+	return j
+}
+
+func (s jsonSender) MarshalJSON() ([]byte, error) {
+	if s.Name != "" || s.IP != "" {
+		return json.Marshal(struct {
+			Name string `json:"name"`
+			IP   string `json:"ip"`
+			Port int    `json:"port"`
+		}{s.Name, s.IP, s.Port})
+	}
+	return json.Marshal(struct {
+		PID int `json:"pid"`
+		UID int `json:"uid"`
+		GID int `json:"gid"`
+	}{s.PID, s.UID, s.GID})
 }
 
 // netList collects --remote-net values.
@@ -163,42 +194,42 @@ func (l *netList) Set(v string) error {
 
 func printJSON(w io.Writer, m mailslot.Message) error {
 	j := jsonMessage{Time: m.Time, Size: len(m.Data), Data: base64.StdEncoding.EncodeToString(m.Data),
-		Sender: jsonSender{m.Sender.PID, m.Sender.UID, m.Sender.GID}}
+		Sender: newJSONSender(m.Sender)}
 	if utf8.Valid(m.Data) {
 		t := string(m.Data)
 		j.Text = &t
 	}
-	line := jsonLine{jsonMessage: j, Sender: j.Sender}
-	if m.Sender.Remote {
-		line.Sender = jsonRemoteSender{Name: m.Sender.Host, IP: m.Sender.Addr.Addr().String(), Port: m.Sender.Addr.Port()}
-	}
-	b, err := json.Marshal(line)
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
+	return writeJSON(w, j, "")
 }
 
 // displayText shows a message on a terminal: plain when it is printable
 // UTF-8, else Go-quoted, so that no message can drive the terminal.
 func displayText(b []byte) string {
-	if utf8.Valid(b) && !strings.ContainsFunc(string(b), func(r rune) bool { return r != '\t' && !unicode.IsPrint(r) }) {
-		return string(b)
-	}
-	return strconv.Quote(string(b))
+	return safetext.Quote(string(b))
 }
 
 func runSend(args []string, _, stderr io.Writer, stdin io.Reader) error {
 	fs := newFlags("send", stderr)
 	lines := fs.Bool("lines", false, "send each line of standard input as its own message")
 	timeout := fs.Duration("timeout", mailslot.DefaultWriteTimeout, "how long to wait for room in a full slot (0 = fail at once)")
+	owner := fs.String("owner", "", "send only if the slot's reader runs as this user (name or uid), as the kernel reports it")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) == 0 {
 		return usagef("missing mailslot NAME")
+	}
+	if _, err := mailslot.ParseName(pos[0]); err != nil {
+		return usageError{err}
+	}
+	var opts []mailslot.OpenOption
+	if *owner != "" {
+		uid, err := lookupUID(*owner)
+		if err != nil {
+			return usageError{err}
+		}
+		opts = append(opts, mailslot.WithOwner(uid))
 	}
 	if *timeout < 0 {
 		return usagef("--timeout must not be negative")
@@ -207,7 +238,7 @@ func runSend(args []string, _, stderr io.Writer, stdin io.Reader) error {
 	if *lines && !fromStdin {
 		return usagef("--lines reads standard input; give no MESSAGE")
 	}
-	w, err := mailslot.Open(pos[0])
+	w, err := mailslot.Open(pos[0], opts...)
 	if err != nil {
 		return err
 	}
@@ -242,12 +273,13 @@ func runSend(args []string, _, stderr io.Writer, stdin io.Reader) error {
 }
 
 type jsonSlot struct {
-	Name     string `json:"name"`
-	PID      int    `json:"pid"`
+	Name     string `json:"name,omitempty"` // only when verified
+	PID      int    `json:"pid"`            // as the kernel reports the reader; -1 = unknown
 	UID      int    `json:"uid"`
-	Messages int    `json:"messages"`
-	NextSize int    `json:"next_size"`
+	GID      int    `json:"gid"`
 	Writable bool   `json:"writable"`
+	Messages *int   `json:"messages,omitempty"` // only for slots that admit the caller
+	NextSize *int   `json:"next_size,omitempty"`
 	Error    string `json:"error,omitempty"`
 }
 
@@ -267,29 +299,34 @@ func runList(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	}
 	out := make([]jsonSlot, 0, len(slots))
 	for _, s := range slots {
-		j := jsonSlot{Name: s.Name.String(), PID: s.PID, UID: s.UID, Messages: s.Info.MessageCount,
-			NextSize: s.Info.NextSize, Writable: s.Admitted}
+		j := jsonSlot{PID: s.PID, UID: s.UID, GID: s.GID, Writable: s.Admitted}
 		if s.Err != nil {
-			j = jsonSlot{Name: "?", PID: -1, UID: -1, Messages: -1, NextSize: -1, Error: s.Err.Error()}
+			j.Error = s.Err.Error()
+		} else {
+			j.Name = s.Name.String()
+		}
+		if s.Admitted {
+			j.Messages, j.NextSize = &s.Info.MessageCount, &s.Info.NextSize
 		}
 		out = append(out, j)
 	}
 	if *asJSON {
-		b, err := json.MarshalIndent(out, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintf(stdout, "%s\n", b)
-		return err
+		return writeJSON(stdout, out, "  ")
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tPID\tUID\tMESSAGES")
 	for _, j := range out {
-		if j.Error != "" {
-			fmt.Fprintf(tw, "?\t-\t-\t-\t(%s)\n", j.Error)
-			continue
+		name, pid, uid, msgs := safetext.Quote(j.Name), "-", "-", "-"
+		if j.PID >= 0 {
+			pid, uid = strconv.Itoa(j.PID), strconv.Itoa(j.UID)
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", j.Name, j.PID, j.UID, j.Messages)
+		if j.Messages != nil {
+			msgs = strconv.Itoa(*j.Messages)
+		}
+		if j.Error != "" {
+			name = "? (" + safetext.Escape(j.Error) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", name, pid, uid, msgs)
 	}
 	return tw.Flush()
 }

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -64,10 +63,7 @@ func runDecode(args []string, stdout, stderr io.Writer, stdin io.Reader) error {
 	}
 	res, derr := dissect.Decode(raw, *port)
 	if res != nil && (res.Datagram != nil || res.Names != nil) {
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false) // keep NAME<1d> readable
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := writeJSON(stdout, res, "  "); err != nil {
 			return err
 		}
 	}

@@ -128,3 +128,14 @@ func TestEncodeLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeReportsTrailingBytes(t *testing.T) {
+	q, _ := nbns.NodeStatusRequest(7, netbios.Wildcard).Append(nil)
+	out, errOut, code := cli(fmt.Sprintf("% x 00 ff", q), "decode", "--hex")
+	if code != 1 || !strings.Contains(errOut, "2 bytes of trailing data") {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	if m := decodeJSON(t, out); field(m, "nbns", "trailing_bytes") != 2.0 {
+		t.Fatalf("%s", out)
+	}
+}

@@ -103,6 +103,7 @@ type nbnsPacket struct {
 	Answers            []resource `json:"answers"`
 	Authority          []resource `json:"authority"`
 	Additional         []resource `json:"additional"`
+	Trailing           int        `json:"trailing_bytes,omitempty"` // bytes after the last record
 }
 
 type question struct {
@@ -134,7 +135,10 @@ type nodeName struct {
 	Group bool   `json:"group"`
 }
 
-const layerDatagram = "NetBIOS datagram"
+const (
+	layerDatagram = "NetBIOS datagram"
+	layerNames    = "NetBIOS name service"
+)
 
 // Error says at which layer decoding stopped.
 type Error struct {
@@ -166,8 +170,10 @@ func Decode(b []byte, port int) (*Result, error) {
 		r, err := decodeDatagram(b)
 		var derr *Error
 		if errors.As(err, &derr) && derr.Layer == layerDatagram {
-			if r2, err2 := decodeNBNS(b); err2 == nil {
-				return r2, nil
+			// A name service packet, perhaps with trailing bytes
+			// (reported in err2), is the better guess.
+			if r2, err2 := decodeNBNS(b); r2.Names != nil {
+				return r2, err2
 			}
 		}
 		return r, err
@@ -241,9 +247,9 @@ func isText(s string) bool {
 
 func decodeNBNS(b []byte) (*Result, error) {
 	r := &Result{Port: nbns.Port}
-	p, err := nbns.Decode(b)
+	p, used, err := nbns.DecodePrefix(b)
 	if err != nil {
-		return r, &Error{"NetBIOS name service", err}
+		return r, &Error{layerNames, err}
 	}
 	n := &nbnsPacket{ID: p.ID, Flags: p.Flags, Response: p.Response(), Opcode: uint8(p.Opcode()),
 		Authoritative: p.Flags&nbns.FlagAuthoritative != 0, Truncated: p.Flags&nbns.FlagTruncated != 0,
@@ -254,6 +260,11 @@ func decodeNBNS(b []byte) (*Result, error) {
 		n.Questions = append(n.Questions, question{q.Name.String(), q.Type, q.Class})
 	}
 	r.Names = n
+	if used < len(b) {
+		// Not part of the packet: a sender that pads, or one hiding data.
+		n.Trailing = len(b) - used
+		return r, &Error{layerNames, fmt.Errorf("%d bytes of trailing data after the last record", n.Trailing)}
+	}
 	return r, nil
 }
 

@@ -59,6 +59,13 @@ func Get(n int) *Msg {
 	return m
 }
 
+// Copy returns a message holding a copy of b.
+func Copy(b []byte) *Msg {
+	m := Get(len(b))
+	copy(m.Data, b)
+	return m
+}
+
 // Put recycles m. m must not be used afterwards.
 func Put(m *Msg) {
 	m.Data = nil

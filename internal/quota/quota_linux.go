@@ -8,6 +8,9 @@
 //	8  gen      uint32  space generation; bumped when room frees, futex word
 //	12 waiters  int32   writers sleeping on gen
 //	16 closed   uint32  1 once the slot is closed
+//	24 need     int64   the smallest reservation a sleeping writer waits for,
+//	                    stored as MaxInt64-need so that a fresh page (zero)
+//	                    means none and the slot never has to touch it
 //
 // Trust model: the slot creates the page and keeps its own authoritative
 // count; an admitted writer that scribbles on the page can only make other
@@ -45,6 +48,7 @@ type Page struct {
 	gen     *atomic.Uint32
 	waiters *atomic.Int32
 	closed  *atomic.Uint32
+	need    *atomic.Int64
 }
 
 // ErrBadPage is returned by Map for a descriptor that is not a sealed page.
@@ -106,6 +110,7 @@ func mapPage(fd int) (*Page, error) {
 		gen:     (*atomic.Uint32)(unsafe.Add(base, 8)),
 		waiters: (*atomic.Int32)(unsafe.Add(base, 12)),
 		closed:  (*atomic.Uint32)(unsafe.Add(base, 16)),
+		need:    (*atomic.Int64)(unsafe.Add(base, 24)),
 	}, nil
 }
 
@@ -131,11 +136,20 @@ func (p *Page) TryReserve(n, quota int64) bool {
 	}
 }
 
-// Release returns n reserved bytes and wakes waiting writers, if any: a
-// release costs no system call while nobody waits.
-func (p *Page) Release(n int64) {
-	p.charged.Add(-n)
-	if p.waiters.Load() > 0 {
+// noNeed is the need when no writer sleeps (stored as 0).
+const noNeed = 1<<63 - 1
+
+func (p *Page) loadNeed() int64 { return noNeed - p.need.Load() }
+
+// Release returns n reserved bytes. If writers sleep waiting for room, it
+// wakes them once the smallest of them fits and an eighth of the quota is
+// free: a release costs no system call while nobody waits, and sleeping
+// writers are woken in batches rather than once per message. A sleeping
+// writer also looks again at its own deadline.
+func (p *Page) Release(n, quota int64) {
+	c := p.charged.Add(-n)
+	if p.waiters.Load() > 0 && quota-c >= max(p.loadNeed(), quota/8) {
+		p.need.Store(0)
 		p.WakeAll()
 	}
 }
@@ -169,6 +183,8 @@ func (p *Page) Reserve(n, quota int64, deadline time.Time, stop func() bool) boo
 		// us, or we see its room.
 		g := p.gen.Load()
 		p.waiters.Add(1)
+		for inv := p.need.Load(); noNeed-n > inv && !p.need.CompareAndSwap(inv, noNeed-n); inv = p.need.Load() {
+		}
 		if p.TryReserve(n, quota) {
 			p.waiters.Add(-1)
 			return true

@@ -46,7 +46,7 @@ func TestReserveReleaseWake(t *testing.T) {
 	for slot.waiters.Load() == 0 && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond) // wait until the writer sleeps on the futex
 	}
-	slot.Release(60) // the slot, through its own mapping, wakes it
+	slot.Release(60, 100) // the slot, through its own mapping, wakes it
 	select {
 	case ok := <-done:
 		if !ok {

@@ -53,21 +53,28 @@ func rawEndpoint() (*endpoint, error) {
 	}, nil
 }
 
+// Namespace is the mailslot namespace the benchmarks use, so that an
+// attacker can find their slots and nothing else.
+var Namespace = fmt.Sprintf("bench-%d", os.Getpid())
+
+// WriteTimeout is the write timeout of the benchmark's mailslot writers:
+// long, so that they wait for room like the raw baseline's blocking writes.
+const WriteTimeout = time.Minute
+
 func slotEndpoint() (*endpoint, error) {
 	name := `\\.\mailslot\` + uniqueName("slot")
-	s, err := mailslot.Create(name, &mailslot.Config{ReadTimeout: mailslot.WaitForever})
+	s, err := mailslot.Create(name, &mailslot.Config{ReadTimeout: mailslot.WaitForever, Namespace: Namespace})
 	if err != nil {
 		return nil, err
 	}
 	return &endpoint{
 		read: s.Read,
 		newWriter: func() (func([]byte) error, func(), error) {
-			w, err := mailslot.Open(name)
+			w, err := mailslot.Open(name, mailslot.WithNamespace(Namespace))
 			if err != nil {
 				return nil, nil, err
 			}
-			// Writers wait for room like the raw baseline's blocking writes.
-			w.SetWriteTimeout(time.Minute)
+			w.SetWriteTimeout(WriteTimeout)
 			return func(p []byte) error { _, err := w.Write(p); return err }, func() { w.Close() }, nil
 		},
 		close: func() { s.Close() },
@@ -226,7 +233,7 @@ func IdleMemory(count int) (float64, error) {
 		}
 	}()
 	for i := 0; i < count; i++ {
-		s, err := mailslot.Create(`\\.\mailslot\`+uniqueName("idle"), nil)
+		s, err := mailslot.Create(`\\.\mailslot\`+uniqueName("idle"), &mailslot.Config{Namespace: Namespace})
 		if err != nil {
 			return 0, fmt.Errorf("slot %d: %w", i, err)
 		}
@@ -256,4 +263,27 @@ func rss() (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("no VmRSS in /proc/self/status")
+}
+
+// AttackResult compares an admitted writer's throughput and the reader's CPU
+// use with and without an attack, in one run.
+type AttackResult struct {
+	Mode     string
+	Baseline float64 // msg/s, no attacker
+	Control  float64 // msg/s, the attacker's loop aimed at nothing bound
+	Attacked float64 // msg/s, the attacker aimed at the slots
+	// IdleCPU is the share of one CPU the slot's process spends while the
+	// attacker floods an idle slot (no writer), over one second.
+	IdleCPU float64
+}
+
+// Median returns the median of v.
+func Median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s[len(s)/2]
 }

@@ -1,6 +1,8 @@
 package browser
 
 import (
+	"github.com/mailslot/mailslot/internal/allocbound"
+
 	"bytes"
 	"errors"
 	"reflect"
@@ -106,6 +108,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("\x0a\x01\x01\x00\x00\x00SAMBASRV\x00"))
 	f.Add([]byte("\x08\x01\x0a\x0f\x01\x41\x70\x17\x00\x00\x00\x00\x00\x00SAMBASRV\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// A backup list holds at most 255 names; strings copy the input.
+		allocbound.Within(t, "Decode", 300, 16384+2*uint64(len(b)), func() { Decode(b); DecodeLanman(b) })
 		if fr, err := Decode(b); err == nil {
 			fr.Append(nil) // must not panic
 		}

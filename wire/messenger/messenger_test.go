@@ -1,6 +1,8 @@
 package messenger
 
 import (
+	"github.com/mailslot/mailslot/internal/allocbound"
+
 	"bytes"
 	"errors"
 	"testing"
@@ -63,6 +65,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(win98)
 	f.Add([]byte("A\x00B\x00\x1b[2J"))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Decoding and escaping cost a bounded amount per input byte.
+		allocbound.Within(t, "Decode", 64+2*uint64(len(b)), 4096+64*uint64(len(b)), func() { Decode(b, nil) })
 		m, err := Decode(b, nil)
 		if err != nil {
 			return

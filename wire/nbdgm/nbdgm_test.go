@@ -1,6 +1,8 @@
 package nbdgm
 
 import (
+	"github.com/mailslot/mailslot/internal/allocbound"
+
 	"bytes"
 	"errors"
 	"net/netip"
@@ -100,6 +102,8 @@ func FuzzDecode(f *testing.F) {
 	f.Add(samples.SambaHostAnnouncement)
 	f.Add([]byte{0x13, 0x02, 0, 0, 1, 2, 3, 4, 0, 138, 0x82})
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Two names and an error at most: the cost does not grow with b.
+		allocbound.Within(t, "Decode", 64, 8192, func() { Decode(b) })
 		p, err := Decode(b)
 		if err != nil {
 			return

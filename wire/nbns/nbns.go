@@ -4,6 +4,7 @@
 package nbns
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -135,6 +136,16 @@ func MakeFlags(op Opcode, bits uint16, rcode int) uint16 {
 // ErrMalformed is wrapped by every decoding error.
 var ErrMalformed = errors.New("nbns: malformed packet")
 
+// MaxRecords is the most entries Decode accepts in one section (questions,
+// answers, authority, additional), and Append writes. Windows and Samba
+// send one; a 64 KiB packet could claim 10,000, each a 2-byte pointer that
+// costs a whole decoded record.
+const MaxRecords = 16
+
+// ErrTooManyRecords is wrapped by the error for a section of more than
+// MaxRecords entries. It wraps ErrMalformed.
+var ErrTooManyRecords = fmt.Errorf("%w: too many records", ErrMalformed)
+
 const headerLen = 12
 
 // Append encodes p. A record whose name equals the first question's is
@@ -148,8 +159,8 @@ func (p *Packet) Append(b []byte) ([]byte, error) {
 	b = be.AppendUint16(b, p.ID)
 	b = be.AppendUint16(b, p.Flags)
 	for _, n := range []int{len(p.Questions), len(p.Answers), len(p.Authority), len(p.Additional)} {
-		if n > 0xFFFF {
-			return b, fmt.Errorf("nbns: %d records in a section", n)
+		if n > MaxRecords {
+			return b, fmt.Errorf("nbns: %d records in a section, more than MaxRecords (%d)", n, MaxRecords)
 		}
 		b = be.AppendUint16(b, uint16(n))
 	}
@@ -217,11 +228,27 @@ func (r *Resource) appendRData(b []byte) ([]byte, error) {
 	return b, nil
 }
 
-// Decode parses a UDP payload.
+// Decode parses a UDP payload. Bytes after the last record are ignored;
+// DecodePrefix reports how many were used.
+//
+// Work and memory are bounded by the packet's size: at most MaxRecords
+// entries a section, a name behind a label pointer is decoded once for all
+// the pointers to it, and every allocation is sized from bytes present.
+// The Packet does not alias msg: it stays valid when msg is reused.
 func Decode(msg []byte) (Packet, error) {
+	p, _, err := DecodePrefix(msg)
+	return p, err
+}
+
+// sectionNames name the four sections in errors.
+var sectionNames = [4]string{"questions", "answers", "authority records", "additional records"}
+
+// DecodePrefix is Decode that also returns the number of bytes the packet
+// used: msg[n:] is whatever followed its last record.
+func DecodePrefix(msg []byte) (Packet, int, error) {
 	var p Packet
-	bad := func(format string, a ...any) (Packet, error) {
-		return Packet{}, fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, a...))
+	bad := func(format string, a ...any) (Packet, int, error) {
+		return Packet{}, 0, fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, a...))
 	}
 	if len(msg) < headerLen {
 		return bad("%d bytes, shorter than the 12-byte header", len(msg))
@@ -229,14 +256,23 @@ func Decode(msg []byte) (Packet, error) {
 	be := binary.BigEndian
 	p.ID, p.Flags = be.Uint16(msg), be.Uint16(msg[2:])
 	counts := [4]int{int(be.Uint16(msg[4:])), int(be.Uint16(msg[6:])), int(be.Uint16(msg[8:])), int(be.Uint16(msg[10:]))}
+	for i, n := range counts {
+		if n > MaxRecords {
+			return Packet{}, 0, fmt.Errorf("%w: %d %s, at most %d accepted", ErrTooManyRecords, n, sectionNames[i], MaxRecords)
+		}
+	}
 	// Every entry takes at least 6 bytes (a pointer name and a type and class):
 	// refuse counts the packet cannot hold before allocating for them.
 	if (counts[0]+counts[1]+counts[2]+counts[3])*6 > len(msg)-headerLen {
 		return bad("record counts %v do not fit in %d bytes", counts, len(msg))
 	}
+	var names nameCache
 	off := headerLen
+	if counts[0] > 0 {
+		p.Questions = make([]Question, 0, counts[0])
+	}
 	for i := 0; i < counts[0]; i++ {
-		name, next, err := netbios.Decode(msg, off)
+		name, next, err := names.decode(msg, off)
 		if err != nil {
 			return bad("question %d: %v", i, err)
 		}
@@ -248,8 +284,11 @@ func Decode(msg []byte) (Packet, error) {
 	}
 	sections := []*[]Resource{&p.Answers, &p.Authority, &p.Additional}
 	for s, sec := range sections {
+		if counts[s+1] > 0 {
+			*sec = make([]Resource, 0, counts[s+1])
+		}
 		for i := 0; i < counts[s+1]; i++ {
-			r, next, err := decodeResource(msg, off)
+			r, next, err := decodeResource(msg, off, &names)
 			if err != nil {
 				return bad("record %d of section %d: %v", i, s+1, err)
 			}
@@ -257,12 +296,41 @@ func Decode(msg []byte) (Packet, error) {
 			off = next
 		}
 	}
-	return p, nil
+	return p, off, nil
 }
 
-func decodeResource(msg []byte, off int) (Resource, int, error) {
-	var r Resource
+// nameCache remembers the names found behind label pointers, by target
+// offset, so that pointers to one name decode it once and share its scope
+// string. The name behind a pointer does not depend on where the pointer
+// is (a pointer valid at one place is valid at any later one), so the
+// cache is exact.
+type nameCache struct {
+	n       int
+	targets [4 * MaxRecords]int
+	names   [4 * MaxRecords]netbios.Name
+}
+
+func (c *nameCache) decode(msg []byte, off int) (netbios.Name, int, error) {
+	if off+1 >= len(msg) || msg[off]&0xC0 != 0xC0 {
+		return netbios.Decode(msg, off)
+	}
+	target := int(msg[off]&0x3F)<<8 | int(msg[off+1])
+	for i := 0; i < c.n; i++ {
+		if c.targets[i] == target && target < off {
+			return c.names[i], off + 2, nil
+		}
+	}
 	name, next, err := netbios.Decode(msg, off)
+	if err == nil && c.n < len(c.targets) {
+		c.targets[c.n], c.names[c.n] = target, name
+		c.n++
+	}
+	return name, next, err
+}
+
+func decodeResource(msg []byte, off int, names *nameCache) (Resource, int, error) {
+	var r Resource
+	name, next, err := names.decode(msg, off)
 	if err != nil {
 		return r, 0, err
 	}
@@ -283,6 +351,9 @@ func decodeResource(msg []byte, off int) (Resource, int, error) {
 		if len(rd)%6 != 0 {
 			return r, 0, fmt.Errorf("NB RDATA of %d bytes is not a multiple of 6", len(rd))
 		}
+		if len(rd) > 0 {
+			r.Addresses = make([]AddrEntry, 0, len(rd)/6)
+		}
 		for i := 0; i < len(rd); i += 6 {
 			r.Addresses = append(r.Addresses, AddrEntry{Flags: be.Uint16(rd[i:]), IP: netip.AddrFrom4([4]byte(rd[i+2 : i+6]))})
 		}
@@ -294,16 +365,16 @@ func decodeResource(msg []byte, off int) (Resource, int, error) {
 		if 1+18*n > len(rd) {
 			return r, 0, fmt.Errorf("node status lists %d names but has room for %d", n, (len(rd)-1)/18)
 		}
-		st := &NodeStatus{}
-		for i := 0; i < n; i++ {
+		st := &NodeStatus{Names: make([]NodeName, n)}
+		for i := range st.Names {
 			e := rd[1+18*i:]
-			st.Names = append(st.Names, NodeName{Name: [16]byte(e[:16]), Flags: be.Uint16(e[16:])})
+			st.Names[i] = NodeName{Name: [16]byte(e[:16]), Flags: be.Uint16(e[16:])}
 		}
 		// Some senders cut the statistics short; keep what is there.
-		st.Statistics = rd[1+18*n:]
+		st.Statistics = bytes.Clone(rd[1+18*n:])
 		r.Status = st
 	default:
-		r.Data = rd
+		r.Data = bytes.Clone(rd)
 	}
 	return r, start + rdlen, nil
 }

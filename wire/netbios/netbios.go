@@ -173,8 +173,11 @@ func unhex(c byte) (byte, bool) {
 	return 0, false
 }
 
+// MaxScope is the longest scope accepted, in bytes with its dots.
+const MaxScope = 200
+
 func checkScope(scope string) error {
-	if len(scope) > 200 {
+	if len(scope) > MaxScope {
 		return errors.New("scope too long")
 	}
 	for _, l := range strings.Split(scope, ".") {
@@ -232,6 +235,10 @@ const maxPointers = 8
 // Decode reads a second-level name at msg[off:] and returns it with the
 // offset just past it in msg. msg is the whole packet, so that label
 // pointers (0xC0 0x0C) can be followed; they must point backwards.
+//
+// The work is bounded whatever the input: at most maxPointers jumps, the
+// scope checked against MaxScope label by label, and one allocation (the
+// scope string, none without a scope). The name does not alias msg.
 func Decode(msg []byte, off int) (Name, int, error) {
 	bad := func(format string, a ...any) (Name, int, error) {
 		return Name{}, 0, fmt.Errorf("%w at offset %d: %s", ErrName, off, fmt.Sprintf(format, a...))
@@ -241,8 +248,9 @@ func Decode(msg []byte, off int) (Name, int, error) {
 	}
 	var (
 		n       Name
-		scope   []string
-		end     = -1 // where the name ends in the original position
+		scope   [MaxScope]byte // the scope, dotted, built in place
+		sl      int            // its length so far
+		end     = -1           // where the name ends in the original position
 		pos     = off
 		jumps   = 0
 		labelNo = 0
@@ -260,11 +268,8 @@ func Decode(msg []byte, off int) (Name, int, error) {
 			if end < 0 {
 				end = pos + 1
 			}
-			n.Scope = strings.Join(scope, ".")
-			if n.Scope != "" {
-				if err := checkScope(n.Scope); err != nil {
-					return bad("scope: %v", err)
-				}
+			if sl > 0 {
+				n.Scope = string(scope[:sl])
 			}
 			return n, end, nil
 		case l&0xC0 == 0xC0:
@@ -303,10 +308,17 @@ func Decode(msg []byte, off int) (Name, int, error) {
 			if bytes.IndexByte(label, '.') >= 0 {
 				return bad("scope label %q contains a dot", label)
 			}
-			scope = append(scope, string(label))
-			if len(scope) > 64 {
-				return bad("too many scope labels")
+			dot := 0
+			if sl > 0 {
+				dot = 1
 			}
+			if sl+dot+l > MaxScope {
+				return bad("scope: longer than %d bytes", MaxScope)
+			}
+			if dot == 1 {
+				scope[sl] = '.'
+			}
+			sl += dot + copy(scope[sl+dot:], label)
 		}
 		labelNo++
 		pos += 1 + l

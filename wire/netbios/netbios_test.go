@@ -1,6 +1,8 @@
 package netbios
 
 import (
+	"github.com/mailslot/mailslot/internal/allocbound"
+
 	"bytes"
 	"errors"
 	"testing"
@@ -103,6 +105,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add(b, 0)
 	f.Add(append(make([]byte, 12), append(b, 0xC0, 0x0C)...), 46)
 	f.Fuzz(func(t *testing.T, msg []byte, off int) {
+		// One allocation (the scope) and an error's formatting at most,
+		// whatever the input's size: pointers cannot amplify.
+		allocbound.Within(t, "Decode", 32, 4096, func() { Decode(msg, off) })
 		n, end, err := Decode(msg, off)
 		if err != nil {
 			return

@@ -1,6 +1,8 @@
 package smbmail
 
 import (
+	"github.com/mailslot/mailslot/internal/allocbound"
+
 	"bytes"
 	"errors"
 	"strings"
@@ -115,6 +117,7 @@ func FuzzDecode(f *testing.F) {
 	win, _ := (&Write{Name: samples.WindowsClientName, Data: samples.WindowsClientData}).Append(nil, Windows)
 	f.Add(win)
 	f.Fuzz(func(t *testing.T, b []byte) {
+		allocbound.Within(t, "Decode", 32, 4096+2*uint64(len(b)), func() { Decode(b) })
 		w, err := Decode(b)
 		if err != nil {
 			return
