@@ -3,12 +3,16 @@
 package netnstest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -18,6 +22,11 @@ import (
 type Capture struct {
 	*Proc
 	File string
+	lab  *Lab
+	out  *os.File
+	mu   sync.Mutex
+	seen []byte // the stream so far, searched for the stop marker
+	done chan struct{}
 }
 
 // Capture starts recording. The capture stops (and the file is complete)
@@ -37,24 +46,87 @@ func (l *Lab) Capture() *Capture {
 		os.RemoveAll(dir)
 	})
 	file := filepath.Join(dir, "lab.pcapng")
-	cmd := exec.Command("ip", "netns", "exec", l.bridgeNS, "dumpcap", "-q", "-i", Bridge, "-w", file)
+	f, err := os.Create(file)
+	if err != nil {
+		l.t.Fatal(err)
+	}
+	// dumpcap writes to a pipe packet by packet (to a file it buffers, and
+	// libpcap holds packets up to 250 ms): Stop can then wait for a marker
+	// packet and know that everything sent before it is in the file.
+	cmd := exec.Command("ip", "netns", "exec", l.bridgeNS, "dumpcap", "-q", "-i", Bridge, "-w", "-")
 	cmd.Env = l.Env()
+	c := &Capture{File: file, lab: l, out: f, done: make(chan struct{})}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		l.t.Fatal(err)
+	}
 	p, err := l.startProc("dumpcap@bridge", cmd)
 	if err != nil {
 		l.t.Fatal(err)
 	}
+	c.Proc = p
+	go c.copy(stdout)
 	// dumpcap reports on stderr once the interface is open; frames sent
 	// before that would be missed.
 	if _, err := p.WaitOutput(`Capturing on`, 30*time.Second); err != nil {
 		l.t.Fatal(err)
 	}
-	return &Capture{Proc: p, File: file}
+	return c
 }
 
-// Stop ends the capture and waits for the file to be complete.
+func (c *Capture) copy(r io.Reader) {
+	defer close(c.done)
+	defer c.out.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			c.out.Write(buf[:n])
+			c.mu.Lock()
+			c.seen = append(c.seen, buf[:n]...)
+			c.mu.Unlock()
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// Stop ends the capture once everything sent before it is recorded: it
+// broadcasts a marker datagram (UDP port 9, discard) from the first host
+// and waits until the marker is in the file.
 func (c *Capture) Stop() error {
 	if ok, _ := c.Exited(); ok {
+		<-c.done
 		return nil
+	}
+	if hs := c.lab.Hosts(); len(hs) > 0 {
+		marker := []byte(fmt.Sprintf("netnstest-capture-stop-%d", time.Now().UnixNano()))
+		err := hs[0].Do(func() error {
+			u, err := net.ListenPacket("udp4", hs[0].Addr.String()+":0")
+			if err != nil {
+				return err
+			}
+			defer u.Close()
+			_, err = u.WriteTo(marker, &net.UDPAddr{IP: hs[0].Broadcast.AsSlice(), Port: 9})
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("capture marker: %v", err)
+		}
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			c.mu.Lock()
+			found := bytes.Contains(c.seen, marker)
+			c.mu.Unlock()
+			if found {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("dumpcap did not record the stop marker within 30 s")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 	}
 	if err := c.Signal(syscall.SIGINT); err != nil {
 		return err
@@ -62,6 +134,7 @@ func (c *Capture) Stop() error {
 	if err := c.Wait(30 * time.Second); err != nil {
 		return fmt.Errorf("dumpcap: %v: %s", err, c.Output())
 	}
+	<-c.done
 	return nil
 }
 

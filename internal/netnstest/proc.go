@@ -28,7 +28,9 @@ type Proc struct {
 
 func (l *Lab) startProc(name string, cmd *exec.Cmd) (*Proc, error) {
 	p := &Proc{name: name, cmd: cmd, done: make(chan struct{})}
-	cmd.Stdout = teeWriter{&p.out, &p.sout}
+	if cmd.Stdout == nil { // else the caller reads it (Capture)
+		cmd.Stdout = teeWriter{&p.out, &p.sout}
+	}
 	cmd.Stderr = &p.out
 	// Own process group: stop() can reach whatever the program forks.
 	// Pdeathsig kills it if this process dies without cleaning up.

@@ -62,7 +62,6 @@ func TestNmbdRecipe(t *testing.T) {
 	if _, err := bad.WriteTo(b[:100], &net.UDPAddr{IP: smb.Addr.AsSlice(), Port: 138}); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
 	if err := capture.Stop(); err != nil {
 		t.Fatal(err)
 	}

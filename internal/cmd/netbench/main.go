@@ -40,7 +40,7 @@ func main() {
 				panic(e)
 			}
 		}()
-		rep := run(r, *msBin, *n, *limits)
+		rep := run(r, config{ms: *msBin, n: *n, defaultLimits: *limits, flood: 100000, pings: 2000, rates: rates})
 		if *asJSON {
 			b, _ := json.MarshalIndent(rep, "", "  ")
 			fmt.Println(string(b))
@@ -122,7 +122,18 @@ const metricsAddr = "127.0.0.1:9137"
 
 func (b *bench) nbName(h *netnstest.Host) string { return strings.ToUpper(h.Role) }
 
-func run(r *runner, msBin string, n int, defaultLimits bool) *report {
+// config sizes one benchmark run.
+type config struct {
+	ms            string // mailslot binary ("" = build it)
+	n             int    // messages per throughput and fan-out run
+	defaultLimits bool   // keep the agents' rate limits
+	flood         int    // garbage datagrams in the flood
+	pings         int    // round trips
+	rates         []float64
+}
+
+func run(r *runner, cfg config) *report {
+	msBin, n, defaultLimits := cfg.ms, cfg.n, cfg.defaultLimits
 	if err := netnstest.Check(); err != nil {
 		r.Fatal(err)
 	}
@@ -151,7 +162,7 @@ func run(r *runner, msBin string, n int, defaultLimits bool) *report {
 	b.waitResolves(b.hosts[1], b.nbName(b.hosts[0]))
 	rep := &report{When: time.Now().UTC().Format(time.RFC3339), Messages: n, DefaultLimits: defaultLimits}
 	rep.System = systemInfo()
-	b.measure(rep, n)
+	b.measure(rep, cfg)
 	return rep
 }
 

@@ -86,32 +86,37 @@ type memory struct {
 // path carries with no loss.
 var rates = []float64{400000, 200000, 100000, 50000, 20000, 10000, 5000, 2000}
 
-func (b *bench) measure(rep *report, n int) {
+func (b *bench) measure(rep *report, cfg config) {
+	n := cfg.n
 	alpha, bravo := b.hosts[0], b.hosts[1]
 	rep.Memory.IdleKiB, _ = rssKiB(b.agents[1].Pid())
 	for _, size := range []int{64, 400} {
-		rep.Throughput = append(rep.Throughput, b.throughput(size, n, &rep.CPU))
+		b.r.Logf("throughput, %d-byte messages", size)
+		rep.Throughput = append(rep.Throughput, b.throughput(size, n, cfg.rates, &rep.CPU))
 	}
 
 	// Round trip: a message answered by a message.
+	b.r.Logf("round trip")
 	echo := b.start(bravo, "udp-echo", "-listen", bravo.Addr.String()+":9200")
-	b.call(alpha, &rep.RoundTrip.Raw, "udp-ping", "-to", bravo.Addr.String()+":9200", "-count", "2000")
+	b.call(alpha, &rep.RoundTrip.Raw, "udp-ping", "-to", bravo.Addr.String()+":9200", "-count", strconv.Itoa(cfg.pings))
 	echo.Stop(time.Second)
 	echo = b.start(bravo, "slot-echo", "-slot", `\\.\mailslot\bench\ping`, "-reply", `\\ALPHA\mailslot\bench\pong`)
-	b.call(alpha, &rep.RoundTrip.Agent, "slot-ping", "-slot", `\\.\mailslot\bench\pong`, "-to", `\\BRAVO\mailslot\bench\ping`, "-count", "2000")
+	b.call(alpha, &rep.RoundTrip.Agent, "slot-ping", "-slot", `\\.\mailslot\bench\pong`, "-to", `\\BRAVO\mailslot\bench\ping`, "-count", strconv.Itoa(cfg.pings))
 	echo.Stop(time.Second)
 	if rep.RoundTrip.Raw.P50 > 0 {
 		rep.RoundTrip.Ratio = rep.RoundTrip.Agent.P50 / rep.RoundTrip.Raw.P50
 	}
 
+	b.r.Logf("broadcast fan-out")
 	b.fanout(rep, n)
-	b.flood(rep)
+	b.r.Logf("garbage flood")
+	b.flood(rep, cfg.flood)
 }
 
 // throughput measures one payload size: unpaced raw and agent runs (the
 // rate each delivers), then both at the highest rate raw UDP carries with
 // no loss.
-func (b *bench) throughput(size, n int, c *cpu) throughput {
+func (b *bench) throughput(size, n int, rates []float64, c *cpu) throughput {
 	alpha, bravo := b.hosts[0], b.hosts[1]
 	t := throughput{Size: size}
 	raw := func(rate float64) recvResult {
@@ -216,7 +221,7 @@ func (b *bench) fanout(rep *report, n int) {
 
 // flood sends 100,000 garbage datagrams to bravo's 137 and 138 from
 // charlie while alpha sends valid messages, and watches bravo's agent.
-func (b *bench) flood(rep *report) {
+func (b *bench) flood(rep *report, garbage int) {
 	alpha, bravo, charlie := b.hosts[0], b.hosts[1], b.hosts[2]
 	pid := b.agents[1].Pid()
 	const valid = 20
@@ -241,7 +246,7 @@ func (b *bench) flood(rep *report) {
 			}
 		}
 	}()
-	fl := b.start(charlie, "flood", "-to", bravo.Addr.String(), "-count", "100000")
+	fl := b.start(charlie, "flood", "-to", bravo.Addr.String(), "-count", strconv.Itoa(garbage))
 	var s sendResult
 	b.call(alpha, &s, "slot-send", "-to", `\\BRAVO\mailslot\bench\valid`, "-count", strconv.Itoa(valid), "-rate", "40")
 	var fr sendResult

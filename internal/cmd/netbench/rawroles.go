@@ -62,12 +62,18 @@ func udpRecv(fs *flag.FlagSet, args []string) (any, error) {
 	return recvAll(f, udpRead(pc)), nil
 }
 
-func udpSend(fs *flag.FlagSet, args []string) (any, error) {
-	f := addSendFlags(fs, 1000)
+// udpClient parses the sending flags and opens the socket they name.
+func udpClient(fs *flag.FlagSet, args []string, count int) (sendFlags, net.PacketConn, func([]byte) error, error) {
+	f := addSendFlags(fs, count)
 	if err := fs.Parse(args); err != nil {
-		return nil, err
+		return f, nil, nil, err
 	}
 	pc, write, err := udpTo(*f.to)
+	return f, pc, write, err
+}
+
+func udpSend(fs *flag.FlagSet, args []string) (any, error) {
+	f, pc, write, err := udpClient(fs, args, 1000)
 	if err != nil {
 		return nil, err
 	}
@@ -97,11 +103,7 @@ func udpEcho(fs *flag.FlagSet, args []string) (any, error) {
 }
 
 func udpPing(fs *flag.FlagSet, args []string) (any, error) {
-	f := addSendFlags(fs, 2000)
-	if err := fs.Parse(args); err != nil {
-		return nil, err
-	}
-	pc, write, err := udpTo(*f.to)
+	f, pc, write, err := udpClient(fs, args, 2000)
 	if err != nil {
 		return nil, err
 	}
