@@ -51,42 +51,12 @@ func Dial(ctx context.Context, ns string) (*net.UnixConn, error) {
 	return jsonsock.Dial(ctx, ns, "browse", ErrNoService)
 }
 
-func (s *Service) accept(ctx context.Context) {
-	go func() {
-		<-ctx.Done()
-		s.ln.Close()
-	}()
-	for {
-		c, err := s.ln.AcceptUnix()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		go s.serve(ctx, c)
-	}
-}
-
-func (s *Service) serve(ctx context.Context, c *net.UnixConn) {
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		c.Close()
-	}()
-	buf := make([]byte, jsonsock.MaxFrame)
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+func (s *Service) serve(ctx context.Context, c *net.UnixConn, buf []byte) {
 	var req Request
-	if err := jsonsock.Read(c, buf, &req); err != nil {
+	if err := jsonsock.ReadRequest(c, buf, &req); err != nil {
 		jsonsock.Write(c, Reply{Error: "bad request: " + err.Error()})
 		return
 	}
-	c.SetReadDeadline(time.Time{})
 	switch req.Op {
 	case OpList:
 		e, m := s.Entries()

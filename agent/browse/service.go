@@ -72,7 +72,6 @@ type Service struct {
 	kick       chan struct{} // answer an AnnouncementRequest now
 
 	mu     sync.Mutex
-	conns  map[*net.UnixConn]struct{}
 	apps   map[string]*app
 	nwatch int
 }
@@ -101,7 +100,7 @@ func New(a *agent.Agent, cfg Config) (*Service, error) {
 		return nil, errors.New("browse: the comment is longer than 43 bytes")
 	}
 	s := &Service{a: a, cfg: cfg, list: newList(cfg.MaxEntries), log: cfg.Logger, kick: make(chan struct{}, 1),
-		conns: map[*net.UnixConn]struct{}{}, apps: map[string]*app{}}
+		apps: map[string]*app{}}
 	if !cfg.NoSocket {
 		ln, err := jsonsock.Listen(cfg.Namespace, "browse")
 		if err != nil {
@@ -140,15 +139,10 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s.accept(ctx)
+			jsonsock.Serve(ctx, s.ln, s.serve)
 		}()
 	}
 	s.announceLoop(ctx)
-	s.mu.Lock()
-	for c := range s.conns {
-		c.Close()
-	}
-	s.mu.Unlock()
 	wg.Wait()
 	return nil
 }

@@ -65,7 +65,6 @@ type Service struct {
 	mu    sync.Mutex
 	subs  map[*subscriber]struct{}
 	users map[string]bool // registered USER<03> base names
-	conns map[*net.UnixConn]struct{}
 }
 
 type subscriber struct {
@@ -93,7 +92,7 @@ func New(a *agent.Agent, cfg Config) (*Service, error) {
 		p.MaxLen = DefaultMaxLen
 	}
 	s := &Service{a: a, cfg: cfg, hist: newHistory(cfg.History), rate: agent.NewRateLimiter(p.Rate, p.Burst),
-		log: cfg.Logger, subs: map[*subscriber]struct{}{}, users: map[string]bool{}, conns: map[*net.UnixConn]struct{}{}}
+		log: cfg.Logger, subs: map[*subscriber]struct{}{}, users: map[string]bool{}}
 	if !cfg.NoSocket {
 		ln, err := jsonsock.Listen(cfg.Namespace, "messenger")
 		if err != nil {
@@ -112,26 +111,8 @@ func (s *Service) Run(ctx context.Context) error {
 		<-ctx.Done()
 		return nil
 	}
-	go func() {
-		<-ctx.Done()
-		s.ln.Close()
-		s.mu.Lock()
-		for c := range s.conns {
-			c.Close()
-		}
-		s.mu.Unlock()
-	}()
-	for {
-		c, err := s.ln.AcceptUnix()
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			time.Sleep(50 * time.Millisecond)
-			continue
-		}
-		go s.serve(ctx, c)
-	}
+	jsonsock.Serve(ctx, s.ln, s.serve)
+	return nil
 }
 
 func (s *Service) addName(ctx context.Context, n netbios.Name) {
@@ -262,29 +243,17 @@ func groupTarget(to, wg string) (string, bool) {
 }
 
 // serve answers one local client.
-func (s *Service) serve(ctx context.Context, c *net.UnixConn) {
-	s.mu.Lock()
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.conns, c)
-		s.mu.Unlock()
-		c.Close()
-	}()
+func (s *Service) serve(ctx context.Context, c *net.UnixConn, buf []byte) {
 	cred, err := agentproto.PeerCred(c)
 	if err != nil {
 		return
 	}
 	name := userName(cred)
-	buf := make([]byte, MaxFrame)
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var req Request
-	if err := ReadJSON(c, buf, &req); err != nil {
+	if err := jsonsock.ReadRequest(c, buf, &req); err != nil {
 		WriteJSON(c, Reply{Error: "bad request: " + err.Error()})
 		return
 	}
-	c.SetReadDeadline(time.Time{})
 	switch req.Op {
 	case OpHistory:
 		WriteJSON(c, Reply{History: s.History(name, cred.Uid == 0)})

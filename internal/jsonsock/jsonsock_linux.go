@@ -11,7 +11,9 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"syscall"
+	"time"
 
 	"github.com/mailslot/mailslot/internal/agentproto"
 )
@@ -76,3 +78,65 @@ func Read(c *net.UnixConn, buf []byte, v any) error {
 	}
 	return json.Unmarshal(buf[:n], v)
 }
+
+// Serve accepts connections on ln until ctx ends and runs handle for each
+// in its own goroutine, with a MaxFrame buffer. When ctx ends it closes
+// the listener and every open connection, and returns once the handlers
+// are done.
+func Serve(ctx context.Context, ln *net.UnixListener, handle func(ctx context.Context, c *net.UnixConn, buf []byte)) {
+	var (
+		mu    sync.Mutex
+		conns = map[*net.UnixConn]struct{}{}
+		wg    sync.WaitGroup
+	)
+	stop := context.AfterFunc(ctx, func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+	})
+	defer stop()
+	for {
+		c, err := ln.AcceptUnix()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond) // e.g. EMFILE: do not spin
+			continue
+		}
+		mu.Lock()
+		if ctx.Err() != nil {
+			mu.Unlock()
+			c.Close()
+			break
+		}
+		conns[c] = struct{}{}
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				mu.Lock()
+				delete(conns, c)
+				mu.Unlock()
+				c.Close()
+			}()
+			handle(ctx, c, make([]byte, MaxFrame))
+		}()
+	}
+	wg.Wait()
+}
+
+// ReadRequest reads a client's first message into v, waiting at most
+// RequestTimeout for it.
+func ReadRequest(c *net.UnixConn, buf []byte, v any) error {
+	c.SetReadDeadline(time.Now().Add(RequestTimeout))
+	defer c.SetReadDeadline(time.Time{})
+	return Read(c, buf, v)
+}
+
+// RequestTimeout bounds how long a client may take to send its request.
+const RequestTimeout = 10 * time.Second
