@@ -89,7 +89,11 @@ func (m *messengerFlags) attach(a *agent.Agent, log *slog.Logger) (func(context.
 	return func(ctx context.Context) { s.Run(ctx) }, nil
 }
 
-func runNet(args []string, stdout, _ io.Writer, _ io.Reader) error {
+func runNet(args []string, stdout, stderr io.Writer, _ io.Reader) error {
+	if len(args) == 1 && (args[0] == "--help" || args[0] == "-h" || args[0] == "-help") {
+		newFlags("net", stderr).Usage()
+		return nil
+	}
 	if len(args) == 0 || !strings.EqualFold(args[0], "send") {
 		return usagef("only \"net send\" is supported")
 	}
