@@ -100,3 +100,11 @@ func (a *Agent) overhears(n netbios.Name) bool {
 	m := a.overheard.Load()
 	return m != nil && (*m)[n]
 }
+
+// OpenUnique is a target for DIRECT_UNIQUE datagrams to n at addr, without
+// resolving it: replies go to where the request came from.
+func (a *Agent) OpenUnique(n netbios.Name, addr netip.Addr, path string) *Target {
+	t := target{dest: n, addr: addr, self: a.isOurAddr(addr), display: `\\` + n.String()}
+	t.max = maxPayload(path, false, a.cfg.Style)
+	return &Target{t: t, path: path}
+}

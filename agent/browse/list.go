@@ -131,6 +131,9 @@ func (l *list) update(e Entry, src netip.Addr, now time.Time) {
 	defer l.mu.Unlock()
 	it, ok := l.items[k]
 	if e.Type == 0 {
+		if e.Kind == KindHost && l.masters[e.Workgroup] == e.Name {
+			delete(l.masters, e.Workgroup)
+		}
 		if ok {
 			l.removeLocked(k, it)
 		}

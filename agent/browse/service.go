@@ -50,8 +50,13 @@ type Config struct {
 	// periodicities never go below one second (Samba reads less as
 	// "permanent").
 	TimeScale float64
-	Logger    *slog.Logger
-	NoSocket  bool
+	// Browser makes the agent a potential browser: it takes part in
+	// elections with OSLevel (default DefaultOSLevel) and, when it wins,
+	// is the workgroup's local master browser.
+	Browser  bool
+	OSLevel  uint8
+	Logger   *slog.Logger
+	NoSocket bool
 }
 
 // Counters of the service.
@@ -68,6 +73,7 @@ type Service struct {
 	ln   *net.UnixListener
 	log  *slog.Logger
 
+	role       browserRole
 	reqPending atomic.Bool
 	kick       chan struct{} // answer an AnnouncementRequest now
 
@@ -90,6 +96,12 @@ func New(a *agent.Agent, cfg Config) (*Service, error) {
 	if cfg.OSMajor == 0 && cfg.OSMinor == 0 {
 		cfg.OSMajor, cfg.OSMinor = DefaultOSMajor, DefaultOSMinor
 	}
+	if cfg.Browser {
+		cfg.Type |= browser.PotentialBrowser
+		if cfg.OSLevel == 0 {
+			cfg.OSLevel = DefaultOSLevel
+		}
+	}
 	if cfg.TimeScale <= 0 {
 		cfg.TimeScale = 1
 	}
@@ -100,6 +112,7 @@ func New(a *agent.Agent, cfg Config) (*Service, error) {
 		return nil, errors.New("browse: the comment is longer than 43 bytes")
 	}
 	s := &Service{a: a, cfg: cfg, list: newList(cfg.MaxEntries), log: cfg.Logger, kick: make(chan struct{}, 1),
+		role: browserRole{start: time.Now(), trigger: make(chan struct{}, 1)},
 		apps: map[string]*app{}}
 	if !cfg.NoSocket {
 		ln, err := jsonsock.Listen(cfg.Namespace, "browse")
@@ -140,6 +153,13 @@ func (s *Service) Run(ctx context.Context) error {
 		go func() {
 			defer wg.Done()
 			jsonsock.Serve(ctx, s.ln, s.serve)
+		}()
+	}
+	if s.cfg.Browser {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.browserLoop(ctx)
 		}()
 	}
 	s.announceLoop(ctx)
@@ -186,10 +206,17 @@ func (s *Service) announceLoop(ctx context.Context) {
 func (s *Service) announceAll(period time.Duration, goodbye bool) {
 	ms := uint32(max(period, time.Second) / time.Millisecond)
 	typ := s.cfg.Type
+	if s.role.state.Load() == stateMaster {
+		typ |= browser.MasterBrowser
+	}
 	if goodbye {
 		typ = 0
 	}
 	s.announce(s.a.HostName().Base(), ms, typ, s.cfg.Comment)
+	if !goodbye && s.role.state.Load() == stateMaster {
+		s.sendMasterAnnouncements(s.cfg.Type | browser.MasterBrowser)
+		s.selfEntry(ms)
+	}
 	s.mu.Lock()
 	apps := make([]app, 0, len(s.apps))
 	for _, p := range s.apps {
@@ -265,6 +292,9 @@ func (s *Service) HandleMailslot(in *agent.Inbound) {
 			}
 		case browser.OpLocalMasterAnnouncement:
 			e.Master = f.Type != 0
+			if f.Type == 0 && s.cfg.Browser {
+				s.onMasterGone()
+			}
 		}
 		if in.Dest == netbios.MSBrowse && f.Op != browser.OpDomainAnnouncement {
 			e.Workgroup = s.a.Workgroup().Base()
@@ -274,6 +304,10 @@ func (s *Service) HandleMailslot(in *agent.Inbound) {
 			return
 		}
 		s.list.update(e, src, now)
+	case *browser.RequestElection:
+		s.onElection(f)
+	case *browser.GetBackupListRequest:
+		s.answerBackupList(in, f)
 	case *browser.GetBackupListResponse:
 		s.C.BackupLists.Add(1)
 		s.list.setMaster(s.a.Workgroup().Base(), in.Source.Base())

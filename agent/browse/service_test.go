@@ -35,6 +35,10 @@ func (n *node) stop() {
 // lan runs agents with the browse service on a memnet LAN in a synctest
 // bubble (virtual time: the MS-BRWS minutes pass instantly).
 func lan(t *testing.T, names []string, f func(net *memnet.Network, ns map[string]*node)) {
+	lanWith(t, names, func(name string) Config { return Config{NoSocket: true, Comment: "comment of " + name} }, f)
+}
+
+func lanWith(t *testing.T, names []string, cfg func(name string) Config, f func(net *memnet.Network, ns map[string]*node)) {
 	synctest.Test(t, func(t *testing.T) {
 		net := memnet.New(1)
 		ns := map[string]*node{}
@@ -45,7 +49,7 @@ func lan(t *testing.T, names []string, f func(net *memnet.Network, ns map[string
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := New(a, Config{NoSocket: true, Comment: "comment of " + name})
+			s, err := New(a, cfg(name))
 			if err != nil {
 				t.Fatal(err)
 			}

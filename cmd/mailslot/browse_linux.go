@@ -25,6 +25,8 @@ import (
 // browseFlags are the agent's browse settings.
 type browseFlags struct {
 	off       *bool
+	browser   *bool
+	osLevel   *uint
 	comment   *string
 	typ       *string
 	timeScale *float64
@@ -33,6 +35,8 @@ type browseFlags struct {
 func addBrowseFlags(fs *flag.FlagSet) *browseFlags {
 	return &browseFlags{
 		off:     fs.Bool("no-browse", false, "do not announce the host nor keep the browse list"),
+		browser: fs.Bool("browser", false, "be a potential browser: take part in elections, be the local master browser when elected"),
+		osLevel: fs.Uint("os-level", bsvc.DefaultOSLevel, "the os level in browser elections (0-255; Samba's default is 20)"),
 		comment: fs.String("comment", "", "the host's comment in the browse list (at most 43 bytes)"),
 		typ:     fs.String("server-type", fmt.Sprintf("%#08x", uint32(bsvc.DefaultType)), "the host's ServerType bits (SV_TYPE_*)"),
 		timeScale: fs.Float64("browse-test-time-scale", 1,
@@ -48,7 +52,11 @@ func (b *browseFlags) attach(a *agent.Agent, log *slog.Logger) (func(context.Con
 	if err != nil {
 		return nil, usagef("invalid --server-type %q", *b.typ)
 	}
-	s, err := bsvc.New(a, bsvc.Config{Comment: *b.comment, Type: browser.ServerType(t), TimeScale: *b.timeScale, Logger: log})
+	if *b.osLevel > 255 {
+		return nil, usagef("invalid --os-level %d (0-255)", *b.osLevel)
+	}
+	s, err := bsvc.New(a, bsvc.Config{Comment: *b.comment, Type: browser.ServerType(t), TimeScale: *b.timeScale, Logger: log,
+		Browser: *b.browser, OSLevel: uint8(*b.osLevel)})
 	if err != nil {
 		return nil, err
 	}
