@@ -21,8 +21,12 @@ import (
 // one. When the agent goes away the slot reconnects with a short backoff,
 // so deliveries resume within about two seconds of the agent's restart.
 
-// remoteRetryMax caps the reconnection backoff.
-const remoteRetryMax = time.Second
+// remoteRetryMax caps the reconnection backoff; registerTimeout bounds one
+// registration.
+const (
+	remoteRetryMax  = time.Second
+	registerTimeout = 3 * time.Second
+)
 
 func (s *Slot) startRemote() error {
 	r := &remoteLink{s: s, lost: make(chan struct{}, 1), watch: -1}
@@ -100,16 +104,38 @@ func (r *remoteLink) loop() {
 
 // connect registers with the agent and hands the connection to the slot.
 func (r *remoteLink) connect() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	// A loaded agent may take a while; an absent one fails at once.
+	ctx, cancel := context.WithTimeout(context.Background(), registerTimeout)
 	defer cancel()
 	c, err := agentproto.Dial(ctx, r.s.set.namespace)
 	if err != nil {
 		return err
 	}
 	defer c.Close() // the slot keeps a duplicate of the descriptor
-	c.SetDeadline(time.Now().Add(time.Second))
+	c.SetDeadline(time.Now().Add(registerTimeout))
+	// The slot's own listening socket goes with the request: it proves to
+	// the agent that this process owns the slot's name.
+	req, err := (&agentproto.Frame{Op: agentproto.OpRegister, Path: r.s.name.Path, Networks: r.s.set.remoteNetworks}).Append(nil)
+	if err != nil {
+		return err
+	}
+	rc, err := r.s.ln.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	if err := rc.Control(func(fd uintptr) { werr = agentproto.WriteWithFD(c, req, int(fd)) }); err != nil {
+		return err
+	}
+	if werr != nil {
+		return werr
+	}
 	buf := make([]byte, agentproto.MaxFrame)
-	f, err := agentproto.Roundtrip(c, &agentproto.Frame{Op: agentproto.OpRegister, Path: r.s.name.Path, Networks: r.s.set.remoteNetworks}, buf)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	f, err := agentproto.Decode(buf[:n])
 	if err != nil {
 		return err
 	}
@@ -144,6 +170,11 @@ func (r *remoteLink) connect() error {
 		return err
 	}
 	r.setWatch(watch)
+	// Now that the receive path holds the connection, deliveries may start.
+	ready, _ := (&agentproto.Frame{Op: agentproto.OpReady}).Append(nil)
+	if _, err := c.Write(ready); err != nil {
+		return err // the slot's side notices the hang-up and reconnects
+	}
 	return nil
 }
 
@@ -166,6 +197,10 @@ func (r *remoteLink) hungUp() bool {
 	}
 	fds := []unix.PollFd{{Fd: int32(r.watch), Events: unix.POLLRDHUP}}
 	n, err := unix.Poll(fds, 0)
+	if err == nil && n > 0 && fds[0].Revents&unix.POLLNVAL != 0 {
+		r.watch = -1 // no longer ours: never close it
+		return true
+	}
 	return err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0
 }
 

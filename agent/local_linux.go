@@ -5,11 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mailslot/mailslot/internal/agentproto"
@@ -23,8 +25,12 @@ type client struct {
 	cred *unix.Ucred
 }
 
-// maxResolveTimeout caps what a client may ask for.
-const maxResolveTimeout = 10 * time.Second
+// maxResolveTimeout caps what a client may ask for; readyTimeout bounds
+// how long a registering slot may take to say it is ready.
+const (
+	maxResolveTimeout = 10 * time.Second
+	readyTimeout      = 5 * time.Second
+)
 
 func (a *Agent) serveLocal(ctx context.Context) {
 	for {
@@ -104,7 +110,12 @@ func (a *Agent) writeFrame(cl *client, f *agentproto.Frame) error {
 func (a *Agent) serveClient(ctx context.Context, cl *client) {
 	buf := make([]byte, agentproto.MaxFrame)
 	cl.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	n, err := cl.c.Read(buf)
+	n, fds, err := agentproto.ReadWithFDs(cl.c, buf)
+	defer func() {
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+	}()
 	if err != nil || n == 0 {
 		return
 	}
@@ -116,6 +127,18 @@ func (a *Agent) serveClient(ctx context.Context, cl *client) {
 	}
 	switch f.Op {
 	case agentproto.OpRegister:
+		err := a.slotOwned(f.Path, fds)
+		// Drop the slot's socket at once: holding it would keep the slot's
+		// name bound after the slot closes.
+		for _, fd := range fds {
+			unix.Close(fd)
+		}
+		fds = nil
+		if err != nil {
+			a.M.DeniedSenders.Add(1)
+			a.reply(cl, err, 0)
+			return
+		}
 		a.serveSlot(cl, &f, buf)
 	case agentproto.OpOpen:
 		a.serveWriter(ctx, cl, &f, buf)
@@ -128,11 +151,6 @@ func (a *Agent) serveClient(ctx context.Context, cl *client) {
 
 // serveSlot registers a slot and forwards its deliveries until it hangs up.
 func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
-	if err := a.slotOwnedBy(f.Path, cl.cred.Pid); err != nil {
-		a.M.DeniedSenders.Add(1)
-		a.reply(cl, err, 0)
-		return
-	}
 	sub, err := a.router.Subscribe(f.Path, f.Networks)
 	if err != nil {
 		a.reply(cl, err, 0)
@@ -142,6 +160,17 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 	if a.writeFrame(cl, &agentproto.Frame{Op: agentproto.OpResult}) != nil {
 		return
 	}
+	// Deliveries wait (in the subscription's queue) until the slot says its
+	// receive path holds the connection, so the first one cannot race it.
+	cl.c.SetReadDeadline(time.Now().Add(readyTimeout))
+	n, err := cl.c.Read(buf)
+	if err != nil || n == 0 {
+		return
+	}
+	if r, err := agentproto.Decode(buf[:n]); err != nil || r.Op != agentproto.OpReady {
+		return
+	}
+	cl.c.SetReadDeadline(time.Time{})
 	a.log.Debug("slot registered for remote messages", "path", f.Path, "uid", cl.cred.Uid, "networks", f.Networks)
 	rc, err := cl.c.SyscallConn()
 	if err != nil {
@@ -149,12 +178,20 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 	}
 	hup := make(chan struct{})
 	go func() {
-		// The slot never writes again: a read returns when it hangs up.
+		// The slot never writes again: a read returns when it hangs up. A
+		// read of 0 bytes is also what an empty record gives on a
+		// SOCK_SEQPACKET socket, so only the kernel's hang-up flag ends
+		// the registration.
 		for {
-			if n, err := cl.c.Read(buf); err != nil || n == 0 {
-				close(hup)
-				return
+			n, err := cl.c.Read(buf)
+			if err == nil && n > 0 {
+				continue
 			}
+			if n == 0 && errors.Is(err, io.EOF) && !hungUp(rc) {
+				continue
+			}
+			close(hup)
+			return
 		}
 	}()
 	// Deliveries are written in batches: whatever queued while the last
@@ -194,30 +231,40 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 				}
 			}
 			if err := bt.send(rc, frames); err != nil {
-				return
+				if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) || errors.Is(err, net.ErrClosed) {
+					return // the slot is gone
+				}
+				// Anything else (ENOBUFS under memory pressure) costs this
+				// batch, not the slot's registration.
+				a.M.QueueFull.Add(uint64(len(frames)))
+				a.log.Debug("delivering to a slot", "path", f.Path, "err", err)
 			}
 		}
 	}
 }
 
-// slotOwnedBy checks that the local slot \\.\mailslot\path exists and was
-// created by process pid, so that no local user can register for, and
-// read, the network messages of another user's slot. The kernel reports
-// the creator of the slot's listening socket (SO_PEERCRED on a connection
-// to it); the probe connection is closed at once.
-func (a *Agent) slotOwnedBy(path string, pid int32) error {
-	d := net.Dialer{Timeout: time.Second}
-	c, err := d.Dial("unixpacket", agentproto.SlotAddr(a.cfg.Namespace, path))
-	if err != nil {
-		return &Error{Code: winerr.ERROR_FILE_NOT_FOUND, Msg: "no local slot " + path + " to register"}
-	}
-	defer c.Close()
-	cred, err := agentproto.PeerCred(c.(*net.UnixConn))
-	if err != nil {
-		return err
-	}
-	if cred.Pid != pid {
-		return &Error{Code: winerr.ERROR_ACCESS_DENIED, Msg: "only the process that created slot " + path + " may register it for network messages"}
+// hungUp reports whether the peer of a connection has hung up, without
+// reading.
+func hungUp(rc syscall.RawConn) bool {
+	up := true
+	rc.Control(func(fd uintptr) {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLRDHUP}}
+		if n, err := unix.Poll(fds, 0); err == nil && n > 0 && fds[0].Revents&(unix.POLLRDHUP|unix.POLLHUP|unix.POLLERR) != 0 {
+			return
+		}
+		up = false
+	})
+	return up
+}
+
+// slotOwned checks that the registering process owns the local slot
+// \\.\mailslot\path: it must attach the slot's listening socket, which only
+// the process that bound the slot's name holds. No local user can therefore
+// register for, and read, the network messages of another user's slot; and
+// the agent never connects to slots, so the check costs them nothing.
+func (a *Agent) slotOwned(path string, fds []int) error {
+	if len(fds) != 1 || !agentproto.IsListener(fds[0], agentproto.SlotAddr(a.cfg.Namespace, path)) {
+		return &Error{Code: winerr.ERROR_ACCESS_DENIED, Msg: "only the owner of slot " + path + " may register it for network messages (attach its listening socket)"}
 	}
 	return nil
 }

@@ -44,18 +44,17 @@ func TestLocalProtocol(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond) // registration
 
 	buf := make([]byte, agentproto.MaxFrame)
-	// Registering needs the slot itself: its listening socket, created by
-	// the registering process.
+	// Registering needs the slot itself: its listening socket, attached.
 	slot, err := agentproto.Dial(ctx, nsB)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f, err := agentproto.Roundtrip(slot, &agentproto.Frame{Op: agentproto.OpRegister, Path: `App\X`}, buf)
-	if err != nil || f.Code != uint32(winerr.ERROR_FILE_NOT_FOUND) {
-		t.Fatalf("register without a slot: %+v %v", f, err)
+	if err != nil || f.Code != uint32(winerr.ERROR_ACCESS_DENIED) {
+		t.Fatalf("register without the slot's socket: %+v %v", f, err)
 	}
 	slot.Close()
-	ln, err := net.Listen("unixpacket", agentproto.SlotAddr(nsB, `app\x`))
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: agentproto.SlotAddr(nsB, `app\x`), Net: "unixpacket"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +65,7 @@ func TestLocalProtocol(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer slot.Close()
-	f, err = agentproto.Roundtrip(slot, &agentproto.Frame{Op: agentproto.OpRegister, Path: `App\X`}, buf)
+	f, err = registerWith(slot, ln, `App\X`, buf)
 	if err != nil || f.Op != agentproto.OpResult || f.Code != 0 {
 		t.Fatalf("register: %+v %v", f, err)
 	}
@@ -117,6 +116,31 @@ func TestLocalProtocol(t *testing.T) {
 	if err != nil || f.Op != agentproto.OpJSON || json.Unmarshal(f.Data, &tab) != nil || tab.Name != "BRAVO" || tab.Names[0].State != "active" {
 		t.Fatalf("names: %+v %v %+v", f, err, tab)
 	}
+}
+
+// registerWith sends a Register frame with ln's descriptor attached, as a
+// slot does, and reads the answer.
+func registerWith(c *net.UnixConn, ln *net.UnixListener, path string, buf []byte) (agentproto.Frame, error) {
+	req, _ := (&agentproto.Frame{Op: agentproto.OpRegister, Path: path}).Append(nil)
+	rc, err := ln.SyscallConn()
+	if err != nil {
+		return agentproto.Frame{}, err
+	}
+	var werr error
+	rc.Control(func(fd uintptr) { werr = agentproto.WriteWithFD(c, req, int(fd)) })
+	if werr != nil {
+		return agentproto.Frame{}, werr
+	}
+	n, err := c.Read(buf)
+	if err != nil {
+		return agentproto.Frame{}, err
+	}
+	f, err := agentproto.Decode(buf[:n])
+	if err == nil && f.Op == agentproto.OpResult && f.Code == 0 {
+		ready, _ := (&agentproto.Frame{Op: agentproto.OpReady}).Append(nil)
+		_, err = c.Write(ready)
+	}
+	return f, err
 }
 
 func contains(s, sub string) bool {
@@ -250,13 +274,29 @@ func TestRegisterNeedsTheSlotsCreator(t *testing.T) {
 	if _, err := out.Read(make([]byte, 6)); err != nil {
 		t.Fatal(err)
 	}
-	c, err := agentproto.Dial(ctx, ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	f, err := agentproto.Roundtrip(c, &agentproto.Frame{Op: agentproto.OpRegister, Path: "VICTIM"}, make([]byte, agentproto.MaxFrame))
-	if err != nil || f.Code != uint32(winerr.ERROR_ACCESS_DENIED) {
-		t.Fatalf("registering another process's slot: %+v %v", f, err)
+	buf := make([]byte, agentproto.MaxFrame)
+	for name, attach := range map[string]string{
+		"nothing attached":      "",
+		"another slot's socket": agentproto.SlotAddr(ns, "mine"),
+	} {
+		c, err := agentproto.Dial(ctx, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var f agentproto.Frame
+		if attach == "" {
+			f, err = agentproto.Roundtrip(c, &agentproto.Frame{Op: agentproto.OpRegister, Path: "VICTIM"}, buf)
+		} else {
+			ln, lerr := net.ListenUnix("unixpacket", &net.UnixAddr{Name: attach, Net: "unixpacket"})
+			if lerr != nil {
+				t.Fatal(lerr)
+			}
+			f, err = registerWith(c, ln, "VICTIM", buf)
+			ln.Close()
+		}
+		c.Close()
+		if err != nil || f.Code != uint32(winerr.ERROR_ACCESS_DENIED) {
+			t.Fatalf("%s: registering another process's slot: %+v %v", name, f, err)
+		}
 	}
 }

@@ -34,6 +34,7 @@ const (
 	OpOpen     Op = 'O' // client: I will write to \\HOST\mailslot\PATH
 	OpWrite    Op = 'W' // client: one message for the opened target
 	OpQuery    Op = 'Q' // client: names, lookup or status
+	OpReady    Op = 'a' // client: after Register, my receive path is ready for deliveries
 	OpResult   Op = 'r' // agent: outcome of Register, Open or Query
 	OpDeliver  Op = 'D' // agent: one network message for a registered slot
 	OpJSON     Op = 'j' // agent: a query's answer as JSON
@@ -125,6 +126,7 @@ func (f *Frame) Append(b []byte) ([]byte, error) {
 		b = append(b, f.Data...)
 	case OpWrite, OpJSON:
 		b = append(b, f.Data...)
+	case OpReady:
 	default:
 		err = fmt.Errorf("agentproto: unknown op %q", f.Op)
 	}
@@ -247,6 +249,7 @@ func Decode(b []byte) (Frame, error) {
 	case OpWrite, OpJSON:
 		f.Data = r.b
 		r.b = nil
+	case OpReady:
 	default:
 		return Frame{}, fmt.Errorf("%w: unknown op %#x", ErrMalformed, byte(f.Op))
 	}

@@ -18,6 +18,7 @@ func frames() []Frame {
 		{Op: OpResult, Code: 53, MaxPayload: 424, Message: "cannot resolve BRAVO"},
 		{Op: OpDeliver, FromName: [16]byte{'A', 'L', 'P', 'H', 'A'}, From: netip.MustParseAddrPort("192.0.2.11:138"), Data: []byte("hi")},
 		{Op: OpJSON, Data: []byte(`{"a":1}`)},
+		{Op: OpReady},
 	}
 }
 

@@ -96,3 +96,46 @@ func Roundtrip(c *net.UnixConn, req *Frame, buf []byte) (Frame, error) {
 	}
 	return Decode(buf[:n])
 }
+
+// WriteWithFD sends one frame carrying descriptor fd (SCM_RIGHTS): a slot
+// registers with its own listening socket attached, which proves it owns
+// the slot's name without the agent connecting to it.
+func WriteWithFD(c *net.UnixConn, b []byte, fd int) error {
+	_, _, err := c.WriteMsgUnix(b, unix.UnixRights(fd), nil)
+	return err
+}
+
+// ReadWithFDs reads one frame and the descriptors that came with it (the
+// caller owns and must close them).
+func ReadWithFDs(c *net.UnixConn, buf []byte) (int, []int, error) {
+	oob := make([]byte, unix.CmsgSpace(4*4))
+	n, oobn, _, _, err := c.ReadMsgUnix(buf, oob)
+	if err != nil {
+		return n, nil, err
+	}
+	var fds []int
+	if oobn > 0 {
+		if msgs, perr := unix.ParseSocketControlMessage(oob[:oobn]); perr == nil {
+			for _, m := range msgs {
+				if got, rerr := unix.ParseUnixRights(&m); rerr == nil {
+					fds = append(fds, got...)
+				}
+			}
+		}
+	}
+	return n, fds, nil
+}
+
+// IsListener reports whether fd is a listening Unix socket bound to addr
+// (Go's form, '@' for the abstract namespace).
+func IsListener(fd int, addr string) bool {
+	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v != 1 {
+		return false
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		return false
+	}
+	u, ok := sa.(*unix.SockaddrUnix)
+	return ok && u.Name == addr
+}
