@@ -70,13 +70,23 @@ func (u *UDP) follow() {
 	defer u.wg.Done()
 	t := time.NewTicker(2 * time.Second)
 	defer t.Stop()
+	// A failure that persists (a port another program holds, a bind the
+	// dropped privileges no longer allow) is logged when it starts or
+	// changes, not on every rescan.
+	last := ""
 	for {
 		select {
 		case <-u.done:
 			return
 		case <-t.C:
-			if err := u.rescan(false); err != nil {
+			err := u.rescan(false)
+			switch {
+			case err != nil && err.Error() != last:
+				last = err.Error()
 				u.log.Warn("interface change", "err", err)
+			case err == nil && last != "":
+				last = ""
+				u.log.Info("interfaces: the earlier failure is over")
 			}
 		}
 	}

@@ -34,12 +34,17 @@ type Capture struct {
 func (l *Lab) Capture() *Capture {
 	l.t.Helper()
 	Tool(l.t, "dumpcap", "tshark")
-	dir, err := os.MkdirTemp("", "msnt-pcap-")
+	dir, err := TempDir("pcap")
 	if err != nil {
 		l.t.Fatal(err)
 	}
 	l.t.Cleanup(func() {
 		if l.t.Failed() {
+			// Renamed out of the stale sweep's reach.
+			kept := filepath.Join(filepath.Dir(dir), "msnt-kept-"+filepath.Base(dir))
+			if os.Rename(dir, kept) == nil {
+				dir = kept
+			}
 			l.t.Logf("capture kept for inspection: %s", dir)
 			return
 		}

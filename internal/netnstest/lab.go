@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -242,10 +243,20 @@ func deleteNS(name string) error {
 	return runIP("netns", "del", name)
 }
 
-// SweepStale deletes namespaces left by earlier runs of this harness whose
-// process is gone. Namespaces of live runs (parallel go test binaries) are
-// left alone.
+// TempDir makes a directory for a lab's files (binaries, configurations,
+// captures) named after this process, so that SweepStale can remove it if
+// the process dies before its cleanup runs.
+func TempDir(kind string) (string, error) {
+	return os.MkdirTemp("", fmt.Sprintf("%s%d-%s-", Prefix, os.Getpid(), kind))
+}
+
+// SweepStale deletes namespaces and temporary directories left by earlier
+// runs of this harness whose process is gone. Those of live runs (parallel
+// go test binaries) are left alone.
 func SweepStale() error {
+	if err := sweepTempDirs(); err != nil {
+		return err
+	}
 	out, err := exec.Command("ip", "netns", "list").Output()
 	if err != nil {
 		return fmt.Errorf("ip netns list: %v", err)
@@ -266,6 +277,26 @@ func SweepStale() error {
 		}
 		if err := deleteNS(f[0]); err != nil {
 			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func sweepTempDirs() error {
+	entries, err := os.ReadDir(os.TempDir())
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		m := staleRE.FindStringSubmatch(e.Name())
+		if m == nil || !e.IsDir() {
+			continue
+		}
+		if pid, _ := strconv.Atoi(m[1]); !pidAlive(pid) {
+			if err := os.RemoveAll(filepath.Join(os.TempDir(), e.Name())); err != nil {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)

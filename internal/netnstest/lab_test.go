@@ -151,8 +151,24 @@ func TestSweepStale(t *testing.T) {
 			}
 		}
 	})
+	staleDir := filepath.Join(os.TempDir(), fmt.Sprintf("%s%d-bin-123", Prefix, pidMax+1))
+	liveDir, err := TempDir("bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(liveDir)
+	if err := os.Mkdir(staleDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(staleDir)
 	if err := SweepStale(); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(staleDir); err == nil {
+		t.Errorf("stale directory %s not swept", staleDir)
+	}
+	if _, err := os.Stat(liveDir); err != nil {
+		t.Errorf("directory %s of a live run was swept: %v", liveDir, err)
 	}
 	if nsExists(t, stale) {
 		t.Errorf("stale namespace %s not swept", stale)

@@ -36,7 +36,7 @@ func StartNmbd(h *Host, cfg NmbdConfig) *Nmbd {
 	t := h.lab.t
 	t.Helper()
 	Tool(t, "nmbd")
-	dir, err := os.MkdirTemp("", "msnt-nmbd-")
+	dir, err := TempDir("nmbd")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ package netns
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -45,5 +46,30 @@ func TestAgentFollowsInterfaces(t *testing.T) {
 	t.Logf("names after the address came back:\n%s", r.stdout)
 	if ok, err := a.Exited(); ok {
 		t.Fatalf("the agent exited: %v\n%s", err, a.Output())
+	}
+}
+
+// An interface the agent cannot serve (here: it dropped to nobody and the
+// address came later, interop-findings.md finding 1) is reported once, not
+// on every rescan.
+func TestInterfaceFailureLoggedOnce(t *testing.T) {
+	t.Parallel()
+	lab := netnstest.New(t)
+	h := lab.AddHost("late")
+	prefix := fmt.Sprintf("%s/%d", h.Addr, h.Prefix.Bits())
+	if out, err := h.Run(cmdTimeout, "ip", "addr", "del", prefix, "dev", h.Iface); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	a := h.Start(mailslotBin, "agent", "--name", "LATE", "--workgroup", workgroup)
+	t.Cleanup(func() { checkNoRace(t, a) })
+	time.Sleep(time.Second)
+	if out, err := h.Run(cmdTimeout, "ip", "addr", "add", prefix, "brd", h.Broadcast.String(), "dev", h.Iface); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	// The follower rescans every 2 s: five rescans.
+	time.Sleep(10 * time.Second)
+	n := strings.Count(a.Output(), "interface change")
+	if n > 1 {
+		t.Errorf("the same interface failure was logged %d times in 10 s, want once:\n%s", n, netnstest.Tail(a.Output(), 2000))
 	}
 }

@@ -92,7 +92,7 @@ func (r *runner) close() {
 
 // buildMailslot builds the CLI into a temporary directory.
 func buildMailslot(r *runner) string {
-	dir, err := os.MkdirTemp("", "netbench-")
+	dir, err := netnstest.TempDir("netbench")
 	if err != nil {
 		r.Fatal(err)
 	}
