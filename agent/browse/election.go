@@ -25,6 +25,10 @@ const (
 	desireMaster    = 0x04       // "running master" desire bit
 	electionRounds  = 4          // RequestElections we send before winning
 	electionGap     = 500 * time.Millisecond
+	// startElectionDelay gives a master that exists the time to answer the
+	// first backup list request, and a starting one (nmbd elects 7-15 s
+	// after its start) the time to be heard, before we call an election.
+	startElectionDelay = 15 * time.Second
 )
 
 // Browser states.
@@ -84,6 +88,13 @@ func (s *Service) onElection(r *browser.RequestElection) {
 		return
 	}
 	s.role.lost.Store(true)
+	if s.role.state.Load() == stateMaster {
+		// A better browser is electing: hand over to it.
+		select {
+		case s.role.trigger <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // browserLoop runs elections and the master's duties until ctx ends.
@@ -92,7 +103,7 @@ func (s *Service) browserLoop(ctx context.Context) {
 	// At start a browser that finds no master calls an election (Samba's
 	// preferred master does the same); the backup list request of the
 	// first announcement has had its chance to name one.
-	t := time.NewTimer(3 * time.Second)
+	t := time.NewTimer(startElectionDelay)
 	defer t.Stop()
 	for {
 		select {
@@ -115,6 +126,10 @@ func (s *Service) browserLoop(ctx context.Context) {
 // we become the local master browser. A master that loses hands over.
 func (s *Service) elect(ctx context.Context) {
 	wasMaster := s.role.state.Load() == stateMaster
+	if wasMaster && s.role.lost.Load() {
+		s.demote() // beaten while master (onElection)
+		return
+	}
 	if !wasMaster {
 		s.role.state.Store(stateElecting)
 	}

@@ -3,10 +3,13 @@
 package browse
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/mailslot/mailslot/agent"
 	"github.com/mailslot/mailslot/agent/names"
+	"github.com/mailslot/mailslot/wire/browser"
 	"github.com/mailslot/mailslot/agent/transport/memnet"
 	"github.com/mailslot/mailslot/wire/netbios"
 )
@@ -27,7 +30,7 @@ func TestElectionAndHandover(t *testing.T) {
 	lanWith(t, []string{"ALPHA", "BRAVO", "CHARLIE"}, func(name string) Config {
 		return Config{NoSocket: true, Browser: levels[name] > 0, OSLevel: levels[name], Comment: name}
 	}, func(_ *memnet.Network, ns map[string]*node) {
-		time.Sleep(70 * time.Second) // past the second announcement and its backup list request
+		time.Sleep(70 * time.Second) // past the election (15 s) and the backup list request at 60 s
 		wg1d := netbios.MustNew("TESTGRP", netbios.MasterBrowser)
 		if !owns(ns["BRAVO"], wg1d) || !owns(ns["BRAVO"], netbios.MSBrowse) || owns(ns["ALPHA"], wg1d) {
 			t.Errorf("BRAVO (os level 40) should be the master: BRAVO %v, ALPHA %v", ns["BRAVO"].a.Names().Table(), ns["ALPHA"].a.Names().Table())
@@ -54,6 +57,16 @@ func TestElectionAndHandover(t *testing.T) {
 		}
 		if _, m := ns["CHARLIE"].s.Entries(); m["TESTGRP"] != "ALPHA" {
 			t.Errorf("CHARLIE: masters %v", m)
+		}
+		// A better browser's RequestElection (nmbd with os level 65)
+		// makes the master hand over: it releases WG<1d>.
+		req := &browser.RequestElection{Version: 1, Criteria: 65<<24 | 0x00010F08, Uptime: 1000, ServerName: "SAMBASRV"}
+		b, _ := req.Append(nil)
+		ns["ALPHA"].s.HandleMailslot(&agent.Inbound{Source: netbios.MustNew("SAMBASRV", 0), Src: netip.MustParseAddrPort("192.0.2.10:138"),
+			Dest: netbios.MustNew("TESTGRP", netbios.BrowserElect), Group: true, Path: Path, Data: b})
+		time.Sleep(5 * time.Second)
+		if owns(ns["ALPHA"], wg1d) || ns["ALPHA"].s.role.state.Load() != stateIdle {
+			t.Errorf("ALPHA still master after losing: %v", ns["ALPHA"].a.Names().Table())
 		}
 	})
 }
