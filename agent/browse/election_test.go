@@ -9,8 +9,8 @@ import (
 
 	"github.com/mailslot/mailslot/agent"
 	"github.com/mailslot/mailslot/agent/names"
-	"github.com/mailslot/mailslot/wire/browser"
 	"github.com/mailslot/mailslot/agent/transport/memnet"
+	"github.com/mailslot/mailslot/wire/browser"
 	"github.com/mailslot/mailslot/wire/netbios"
 )
 
