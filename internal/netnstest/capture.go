@@ -61,16 +61,21 @@ func (l *Lab) Capture() *Capture {
 	cmd := exec.Command("ip", "netns", "exec", l.bridgeNS, "dumpcap", "-q", "-i", Bridge, "-w", "-")
 	cmd.Env = l.Env()
 	c := &Capture{File: file, lab: l, out: f, done: make(chan struct{})}
-	stdout, err := cmd.StdoutPipe()
+	// An os.Pipe, not StdoutPipe: Wait (run as soon as dumpcap exits)
+	// would close StdoutPipe's reader before the copy has read the end.
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		l.t.Fatal(err)
 	}
+	cmd.Stdout = pw
 	p, err := l.startProc("dumpcap@bridge", cmd)
+	pw.Close() // dumpcap holds the write end; EOF when it exits
 	if err != nil {
+		pr.Close()
 		l.t.Fatal(err)
 	}
 	c.Proc = p
-	go c.copy(stdout)
+	go c.copy(pr)
 	// dumpcap reports on stderr once the interface is open; frames sent
 	// before that would be missed.
 	if _, err := p.WaitOutput(`Capturing on`, 30*time.Second); err != nil {
@@ -79,8 +84,9 @@ func (l *Lab) Capture() *Capture {
 	return c
 }
 
-func (c *Capture) copy(r io.Reader) {
+func (c *Capture) copy(r io.ReadCloser) {
 	defer close(c.done)
+	defer r.Close()
 	defer c.out.Close()
 	buf := make([]byte, 64<<10)
 	for {
