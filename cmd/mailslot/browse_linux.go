@@ -111,12 +111,8 @@ func runBrowse(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	watch := fs.Bool("watch", false, "stream the changes (appear, change, disappear)")
 	wg := fs.String("workgroup", "", "only this workgroup")
 	domains := fs.Bool("domains", false, "list the workgroups instead of the hosts")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("browse takes no arguments")
 	}
 	want := func(e *browse.Entry) bool {
 		if (e.Kind == browse.KindDomain) != *domains {

@@ -118,12 +118,8 @@ func runMessenger(args []string, _, stderr io.Writer, _ io.Reader) error {
 	noDesktop := fs.Bool("no-desktop", false, "never use desktop notifications (terminals only)")
 	var ttys listFlag
 	fs.Var(&ttys, "tty", "write popups to this terminal instead of the user's terminals from utmp (repeatable)")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("messenger takes no arguments")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -135,12 +131,8 @@ func runMessages(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 	fs := newFlags("messages", stderr)
 	asJSON := fs.Bool("json", false, "print JSON")
 	stats := fs.Bool("stats", false, "print the service's counters (received, shown, refused) instead")
-	pos, err := parse(fs, args)
-	if err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if len(pos) != 0 {
-		return usagef("messages takes no arguments")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -168,4 +160,13 @@ func runMessages(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 		stdout.Write(messenger.FormatTerminal(r))
 	}
 	return nil
+}
+
+// parseNoArgs parses the flags of a command that takes no arguments.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := parse(fs, args)
+	if err == nil && len(pos) != 0 {
+		err = usagef("%s takes no arguments", fs.Name())
+	}
+	return err
 }

@@ -93,21 +93,8 @@ func TestBrowseWithNmbd(t *testing.T) {
 		// nmbd files announcements once it is the local master (about
 		// 25 s, reference §10.3); its AnnouncementRequest then, or our
 		// next scheduled announcement, puts us in its browse.dat.
-		path := filepath.Join(nmbd.Dir, "cache", "browse.dat")
-		re := regexp.MustCompile(`(?m)^"ALPHA"\s+40001803\s+"go host"\s+"` + workgroup + `"$`)
-		deadline := time.Now().Add(90 * time.Second)
-		for {
-			b, _ := os.ReadFile(path)
-			if m := re.Find(b); m != nil {
-				t.Logf("nmbd's browse.dat: %s", m)
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("nmbd's browse.dat does not list ALPHA:\n%s\nnmbd:\n%s", b, netnstest.Tail(nmbd.Output(), 3000))
-			}
-			smb.Run(cmdTimeout, "smbcontrol", "-s", nmbd.Conf, "nmbd", "reload-config")
-			time.Sleep(time.Second)
-		}
+		m := waitBrowseDat(t, nmbd, `(?m)^"ALPHA"\s+40001803\s+"go host"\s+"`+workgroup+`"$`, 90*time.Second)
+		t.Logf("nmbd's browse.dat: %s", m)
 	})
 
 	t.Run("WeListNmbdAsMaster", func(t *testing.T) {
@@ -215,5 +202,26 @@ func TestBrowseWithNmbd(t *testing.T) {
 	}
 	if len(problems) > 0 {
 		t.Errorf("tshark flags browser frames:\n%s", strings.Join(problems, "\n"))
+	}
+}
+
+// waitBrowseDat waits until nmbd's browse.dat has a line matching re and
+// returns it; nmbd writes the file at most every 5 s, so each round asks
+// it to write now (reload-config, reference §10.4).
+func waitBrowseDat(t *testing.T, nmbd *netnstest.Nmbd, re string, timeout time.Duration) string {
+	t.Helper()
+	rx := regexp.MustCompile(re)
+	path := filepath.Join(nmbd.Dir, "cache", "browse.dat")
+	deadline := time.Now().Add(timeout)
+	for {
+		b, _ := os.ReadFile(path)
+		if m := rx.Find(b); m != nil {
+			return string(m)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("nmbd's browse.dat has no line matching %s:\n%s\nnmbd:\n%s", re, b, netnstest.Tail(nmbd.Output(), 3000))
+		}
+		nmbd.Host.Run(cmdTimeout, "smbcontrol", "-s", nmbd.Conf, "nmbd", "reload-config")
+		time.Sleep(time.Second)
 	}
 }

@@ -4,9 +4,6 @@ package netns
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -69,20 +66,7 @@ func TestBrowserElectionWithNmbd(t *testing.T) {
 			}
 			if !tc.weWin {
 				// nmbd lists us, a potential browser, in its browse.dat.
-				path := filepath.Join(nmbd.Dir, "cache", "browse.dat")
-				re := regexp.MustCompile(`(?m)^"ALPHA"\s+40011803\s+"go browser"`)
-				deadline := time.Now().Add(60 * time.Second)
-				for {
-					b, _ := os.ReadFile(path)
-					if re.Match(b) {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("nmbd's browse.dat does not list ALPHA:\n%s", b)
-					}
-					smb.Run(cmdTimeout, "smbcontrol", "-s", nmbd.Conf, "nmbd", "reload-config")
-					time.Sleep(time.Second)
-				}
+				waitBrowseDat(t, nmbd, `(?m)^"ALPHA"\s+40011803\s+"go browser"`, 60*time.Second)
 			}
 			if err := capture.Stop(); err != nil {
 				t.Fatal(err)
