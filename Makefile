@@ -20,8 +20,8 @@ demo: build
 # (network namespaces for the agent tests), Samba's nmbd and nmblookup and
 # nbtscan (real NetBIOS peers). Installed with apt-get when missing; without
 # them the tests fail, they do not skip.
-TEST_TOOLS := tshark text2pcap dumpcap setpriv ip nmbd nmblookup smbcontrol nbtscan
-TEST_PKGS  := tshark util-linux iproute2 samba samba-common-bin smbclient nbtscan
+TEST_TOOLS := tshark text2pcap dumpcap setpriv ip nmbd nmblookup smbcontrol nbtscan dbus-run-session dbus-daemon
+TEST_PKGS  := tshark util-linux iproute2 samba samba-common-bin smbclient nbtscan dbus-daemon dbus-session-bus-common
 deps:
 	@missing=""; for t in $(TEST_TOOLS); do command -v $$t >/dev/null 2>&1 || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then \

@@ -23,6 +23,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailslot/mailslot/agent/names"
@@ -131,9 +132,10 @@ type Agent struct {
 	link     Link // optional bridge beyond the LANs (SetLink)
 	admitted bool // the transport applies the per-source limit itself
 
-	mu      sync.Mutex
-	clients map[*client]struct{}
-	samba   sambaState
+	mu        sync.Mutex
+	clients   map[*client]struct{}
+	samba     sambaState
+	overheard atomic.Pointer[map[netbios.Name]bool] // services.go; copy on write
 }
 
 // DefaultName returns the host's default NetBIOS name.

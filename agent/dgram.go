@@ -80,6 +80,9 @@ func (d *dgramService) handle(p *transport.Packet) {
 		return
 	}
 	group, ours := a.ns.Owns(pk.DestName)
+	if !ours && a.overhears(pk.DestName) {
+		group, ours = true, true
+	}
 	if !ours {
 		a.M.NotOurs.Add(1)
 		// RFC 1002 §4.4.3 / §5.3: a DIRECT_UNIQUE datagram for a name this

@@ -39,9 +39,6 @@ type Link interface {
 // SetLink installs l; call it before Run. nil removes it.
 func (a *Agent) SetLink(l Link) { a.link = l }
 
-// Interfaces returns the LAN interfaces the agent serves now.
-func (a *Agent) Interfaces() []transport.Interface { return a.tr.Interfaces() }
-
 // MaxPayload is the largest write to path for a group (broadcast) or a
 // unique destination, with the agent's framing.
 func (a *Agent) MaxPayload(path string, group bool) int { return maxPayload(path, group, a.cfg.Style) }

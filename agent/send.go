@@ -60,23 +60,8 @@ func (a *Agent) Open(ctx context.Context, host, path string) (*Target, error) {
 		if err != nil {
 			return nil, &Error{Code: winerr.ERROR_INVALID_NAME, Msg: err.Error()}
 		}
-		if a.linkTarget(ctx, n, false) { // an agent host on another LAN
-			t.dest, t.link = n, true
-			break
-		}
-		ans, err := a.ns.Resolve(ctx, n)
-		if err != nil && a.linkTarget(ctx, n, true) {
-			t.dest, t.link = n, true
-			break
-		}
-		if err != nil {
-			a.M.ResolveFailures.Add(1)
-			return nil, badNetPath("cannot resolve the NetBIOS name %s (no WINS, static, broadcast or DNS answer)", host)
-		}
-		t.dest, t.group = n, ans.Group
-		if !ans.Group {
-			t.addr = ans.Addrs[0]
-			t.self = a.isOurAddr(t.addr)
+		if err := a.resolveTarget(ctx, n, host, &t); err != nil {
+			return nil, err
 		}
 	}
 	t.max = maxPayload(path, t.group, a.cfg.Style)

@@ -111,6 +111,7 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	metrics := fs.String("metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9137)")
 	sambaOpts := addSambaFlags(fs)
 	nf := addNATSFlags(fs)
+	apps := addAppFlags(fs)
 	runAs := fs.String("user", "", "drop privileges to this user after binding (default: nobody when started as root; \"root\" keeps them)")
 	if cfg := findConfig(args); cfg != "" {
 		if err := configFromFile(fs, cfg); err != nil {
@@ -204,6 +205,10 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	if err != nil {
 		return err
 	}
+	runApps, err := apps.attach(a, cfg.Logger)
+	if err != nil {
+		return err
+	}
 	var srv *http.Server
 	if *metrics != "" {
 		ln, err := net.Listen("tcp", *metrics)
@@ -229,7 +234,7 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 		go link.run(ctx, done)
 		defer func() { stop(); <-done }()
 	}
-	return a.Run(ctx)
+	return runAgentWithApps(ctx, a, runApps)
 }
 
 // parseNBName accepts NAME or NAME<xx>.

@@ -31,6 +31,7 @@ func init() {
 		{"encode", "--to NAME<xx> --from NAME<xx> --slot SLOT (--text T | --data-hex H | --host-announcement ...)", "build a mailslot datagram and print it as hex", runEncode},
 	}
 	commands = append(commands, netCommands...)
+	commands = append(commands, appCommands...)
 }
 
 // usageError marks errors that should exit with status 2.
