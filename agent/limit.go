@@ -79,8 +79,3 @@ func (l *limiter) allow(ip netip.Addr) bool {
 	a := ip.As16()
 	return l.take(a[:], false) == 0
 }
-
-// delay takes a token for a local uid and returns how long to wait first.
-func (l *limiter) delay(uid uint32) time.Duration {
-	return l.take([]byte{byte(uid >> 24), byte(uid >> 16), byte(uid >> 8), byte(uid)}, true)
-}

@@ -417,3 +417,8 @@ func (a *Agent) serveQuery(ctx context.Context, cl *client, f *agentproto.Frame)
 	}
 	a.writeFrame(cl, &agentproto.Frame{Op: agentproto.OpJSON, Data: b})
 }
+
+// delay takes a token for a local uid and returns how long to wait first.
+func (l *limiter) delay(uid uint32) time.Duration {
+	return l.take([]byte{byte(uid >> 24), byte(uid >> 16), byte(uid >> 8), byte(uid)}, true)
+}
