@@ -24,6 +24,7 @@ type node struct {
 	s      *Service
 	cancel context.CancelFunc
 	done   chan struct{}
+	run    func() // starts the browse service
 }
 
 // stop ends the node's browse service (with its goodbye), then its agent.
@@ -55,10 +56,18 @@ func lanWith(t *testing.T, names []string, cfg func(name string) Config, f func(
 			}
 			ctx, cancel := context.WithCancel(context.Background())
 			actx, acancel := context.WithCancel(context.Background())
-			n := &node{a: a, s: s, cancel: cancel, done: make(chan struct{})}
+			n := &node{a: a, s: s, cancel: cancel, done: make(chan struct{}), run: func() { s.Run(ctx); acancel() }}
 			go func() { a.Run(actx); close(n.done) }()
-			go func() { s.Run(ctx); acancel() }()
 			ns[name] = n
+		}
+		// Every agent is up and has registered its names (three tries,
+		// 250 ms apart) before any service sends its first announcement:
+		// goroutines of one instant run in no fixed order, and an
+		// announcement sent before a peer's agent reads would be lost
+		// (seen once in 240 runs under load).
+		time.Sleep(time.Second)
+		for _, n := range ns {
+			go n.run()
 		}
 		f(net, ns)
 		for _, n := range ns {
