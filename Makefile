@@ -5,7 +5,7 @@ GO      ?= go
 BIN     ?= bin/mailslot
 FUZZTIME ?= 60s
 
-.PHONY: all build demo test deps check-format vet fuzz bench bench-net
+.PHONY: all build demo test deps check-format vet lint fuzz bench bench-net
 
 all: build
 
@@ -41,10 +41,18 @@ vet:
 	GOOS=darwin $(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
 
+# staticcheck, pinned, for the platforms with a backend (the others are the
+# ErrNotSupported stub).
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint:
+	GOBIN=$(CURDIR)/bin $(GO) install $(STATICCHECK)
+	bin/staticcheck ./...
+	GOOS=windows bin/staticcheck ./...
+
 # go test runs every fuzz target's seed corpus (testdata/fuzz and f.Add).
 # The allocation and heap checks run without -race (the detector allocates
 # and adds shadow memory).
-test: deps check-format vet
+test: deps check-format vet lint
 	$(GO) test -count=1 -run 'Allocat|HeapGrowth' .
 	$(GO) test -race -count=1 -timeout 10m ./...
 
