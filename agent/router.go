@@ -80,7 +80,10 @@ func (r *Router) dispatch(in *Inbound) {
 	r.mu.RUnlock()
 	switch {
 	case h != nil:
-		h.HandleMailslot(in)
+		// A copy for the handler: in itself then stays on the caller's
+		// stack (no allocation per datagram delivered to slots).
+		c := *in
+		h.HandleMailslot(&c)
 	case delivered:
 		r.a.M.Delivered.Add(1)
 	case len(sinks) == 0:
