@@ -248,19 +248,27 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestRegisterNeedsTheSlotsCreator: a local process cannot register for
-// (and so read the network messages of) a slot another process created.
-func TestRegisterNeedsTheSlotsCreator(t *testing.T) {
-	ns := fmt.Sprintf("agsteal-%d", os.Getpid())
-	h := memnet.New(5).Host("ALPHA")
+// runLocalAgent runs agent ALPHA on a memnet host, with its agent socket
+// in namespace ns, until ctx ends.
+func runLocalAgent(ctx context.Context, t *testing.T, ns string, seed uint64) *Agent {
+	t.Helper()
+	h := memnet.New(seed).Host("ALPHA")
 	h.AddInterface("lan", netip.MustParsePrefix("192.0.2.11/24"))
 	a, err := New(Config{Name: "ALPHA", Transport: h, Namespace: ns, DisableDNS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	go a.Run(ctx)
+	return a
+}
+
+// TestRegisterNeedsTheSlotsCreator: a local process cannot register for
+// (and so read the network messages of) a slot another process created.
+func TestRegisterNeedsTheSlotsCreator(t *testing.T) {
+	ns := fmt.Sprintf("agsteal-%d", os.Getpid())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go a.Run(ctx)
+	runLocalAgent(ctx, t, ns, 5)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), holdEnv+"="+agentproto.SlotAddr(ns, "victim"))
 	out, err := cmd.StdoutPipe()
@@ -306,15 +314,9 @@ func TestRegisterNeedsTheSlotsCreator(t *testing.T) {
 // gets every message in the order sent, those written directly first.
 func TestDeliveryOrderDirectAndQueued(t *testing.T) {
 	ns := fmt.Sprintf("agorder-%d", os.Getpid())
-	h := memnet.New(6).Host("ALPHA")
-	h.AddInterface("lan", netip.MustParsePrefix("192.0.2.11/24"))
-	a, err := New(Config{Name: "ALPHA", Transport: h, Namespace: ns, DisableDNS: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go a.Run(ctx)
+	a := runLocalAgent(ctx, t, ns, 6)
 	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: agentproto.SlotAddr(ns, "order"), Net: "unixpacket"})
 	if err != nil {
 		t.Fatal(err)
