@@ -1,0 +1,58 @@
+package agent
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/mailslot/mailslot/agent/transport/memnet"
+)
+
+// TestDirectNeverOvertakesTheQueue: once a delivery waits in a slot's
+// queue, later ones queue behind it even when the slot's socket has room
+// again, until the queue's writer has sent it.
+func TestDirectNeverOvertakesTheQueue(t *testing.T) {
+	h := memnet.New(7).Host("ALPHA")
+	h.AddInterface("lan", netip.MustParsePrefix("192.0.2.11/24"))
+	a, err := New(Config{Name: "ALPHA", Transport: h, NoLocalSocket: true, DisableDNS: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := a.Router().Subscribe("x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	var direct []string
+	room := false // the slot's socket
+	sub.setDirect(func(d Delivery) bool {
+		if room {
+			direct = append(direct, string(d.Data))
+		}
+		return room
+	})
+	send := func(s string) {
+		a.Router().Dispatch(&Inbound{Path: "x", Src: netip.MustParseAddrPort("192.0.2.12:138"), Data: []byte(s)})
+	}
+	send("1") // socket full: queued
+	room = true
+	send("2") // must queue behind 1
+	if len(direct) != 0 {
+		t.Fatalf("%q went direct while 1 was queued", direct)
+	}
+	// The queue's writer sends both.
+	sub.sending(func() int {
+		for _, want := range []string{"1", "2"} {
+			if d := <-sub.C; string(d.Data) != want {
+				t.Fatalf("queue: got %q, want %q", d.Data, want)
+			}
+		}
+		return 2
+	})
+	send("3") // nothing queued: direct
+	if len(direct) != 1 || direct[0] != "3" {
+		t.Fatalf("direct: %q", direct)
+	}
+	if got := a.M.DeliveredDirect.Load(); got != 1 {
+		t.Fatalf("delivered_direct %d", got)
+	}
+}
