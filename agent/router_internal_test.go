@@ -7,16 +7,25 @@ import (
 	"github.com/mailslot/mailslot/agent/transport/memnet"
 )
 
+// memnetAgent makes (does not run) agent name, without a local socket, on
+// a memnet host with one interface at prefix; cfg gives the other fields.
+func memnetAgent(tb testing.TB, name, prefix string, cfg Config) *Agent {
+	tb.Helper()
+	h := memnet.New(1).Host(name)
+	h.AddInterface("lan", netip.MustParsePrefix(prefix))
+	cfg.Name, cfg.Transport, cfg.NoLocalSocket, cfg.DisableDNS = name, h, true, true
+	a, err := New(cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
+}
+
 // TestDirectNeverOvertakesTheQueue: once a delivery waits in a slot's
 // queue, later ones queue behind it even when the slot's socket has room
 // again, until the queue's writer has sent it.
 func TestDirectNeverOvertakesTheQueue(t *testing.T) {
-	h := memnet.New(7).Host("ALPHA")
-	h.AddInterface("lan", netip.MustParsePrefix("192.0.2.11/24"))
-	a, err := New(Config{Name: "ALPHA", Transport: h, NoLocalSocket: true, DisableDNS: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := memnetAgent(t, "ALPHA", "192.0.2.11/24", Config{})
 	sub, err := a.Router().Subscribe("x", nil)
 	if err != nil {
 		t.Fatal(err)
