@@ -103,6 +103,7 @@ type remoteWriter struct {
 	max  int
 	mu   sync.Mutex // one deadline and write at a time
 	buf  []byte
+	rc   syscall.RawConn // for non-blocking writes; under mu
 }
 
 // write sends p as one record. The agent reads at the rate its policy
@@ -119,14 +120,15 @@ func (w *remoteWriter) write(p []byte, deadline time.Time) error {
 		return fmt.Errorf("%w: %v", ErrInvalidParameter, err)
 	}
 	w.buf = b
-	if !time.Now().Before(deadline) {
-		// Do not wait: one non-blocking attempt.
-		deadline = time.Now().Add(time.Millisecond)
-	}
-	w.c.SetWriteDeadline(deadline)
-	_, err = w.c.Write(b)
-	if err == nil {
+	// Most writes find room in the socket: send them without arming the
+	// connection's deadline timer, which costs a runtime timer update per
+	// message. Only a full socket (the agent lags) waits, until deadline.
+	sent, err := w.tryWrite(b)
+	if sent {
 		return nil
+	}
+	if err == nil {
+		err = w.waitWrite(b, deadline)
 	}
 	var ne net.Error
 	switch {
@@ -135,6 +137,42 @@ func (w *remoteWriter) write(p []byte, deadline time.Time) error {
 	case errors.Is(err, syscall.EPIPE), errors.Is(err, syscall.ECONNRESET):
 		return fmt.Errorf("%w: the mailslot agent stopped (reopen once it runs again)", ErrBadNetPath)
 	}
+	return err
+}
+
+// tryWrite sends b if the socket has room, without waiting: sent false and
+// a nil error mean the socket is full.
+func (w *remoteWriter) tryWrite(b []byte) (sent bool, err error) {
+	if w.rc == nil {
+		if w.rc, err = w.c.SyscallConn(); err != nil {
+			return false, err
+		}
+	}
+	cerr := w.rc.Control(func(fd uintptr) {
+		for {
+			err = syscall.Sendto(int(fd), b, syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, nil)
+			if err != syscall.EINTR {
+				break
+			}
+		}
+	})
+	switch {
+	case cerr != nil:
+		return false, cerr
+	case err == syscall.EAGAIN:
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// waitWrite sends b, waiting for room in the socket until deadline.
+func (w *remoteWriter) waitWrite(b []byte, deadline time.Time) error {
+	if !time.Now().Before(deadline) {
+		// Do not wait: one non-blocking attempt.
+		deadline = time.Now().Add(time.Millisecond)
+	}
+	w.c.SetWriteDeadline(deadline)
+	_, err := w.c.Write(b)
 	return err
 }
 

@@ -129,8 +129,9 @@ type Agent struct {
 	in       *limiter // per source IP
 	out      *limiter // per local uid
 	dgram    dgramService
-	link     Link // optional bridge beyond the LANs (SetLink)
-	admitted bool // the transport applies the per-source limit itself
+	link     Link        // optional bridge beyond the LANs (SetLink)
+	admitted bool        // the transport applies the per-source limit itself
+	running  atomic.Bool // Run has started: the transport may hand datagrams over inline
 
 	mu        sync.Mutex
 	clients   map[*client]struct{}
@@ -218,7 +219,19 @@ func New(cfg Config) (*Agent, error) {
 			a.drops.note("rate-limited", src)
 			return false
 		}
-		if a.tr, err = a.openNetwork(admit); err != nil {
+		// Mailslot datagrams are handled on the socket's reading goroutine
+		// (no queue, no wake-up of another goroutine); the name service,
+		// whose answers may wait for locks and timers, gets its packets
+		// through the transport's queue.
+		handle := func(p *transport.Packet) bool {
+			if p.Port != transport.DatagramPort || !a.running.Load() {
+				return false
+			}
+			a.M.DatagramPackets.Add(1)
+			a.dgram.handle(p)
+			return true
+		}
+		if a.tr, err = a.openNetwork(admit, handle); err != nil {
 			return nil, err
 		}
 		a.admitted = true
@@ -259,6 +272,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer wg.Done()
 		a.receive(ctx)
 	}()
+	a.running.Store(true)
 	if a.listener != nil {
 		wg.Add(1)
 		go func() {

@@ -110,3 +110,16 @@ func (b *seqBatch) send(rc syscall.RawConn, frames [][]byte) error {
 	}
 	return nil
 }
+
+// sendNow writes one record if the peer's buffer has room, without waiting:
+// false means it was not written (full, or the peer is gone) and the caller
+// queues it instead.
+func sendNow(rc syscall.RawConn, b []byte) bool {
+	sent := false
+	rc.Control(func(fd uintptr) {
+		_, _, e := unix.Syscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
+			unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+		sent = e == 0
+	})
+	return sent
+}

@@ -8,19 +8,13 @@ import (
 
 	"github.com/mailslot/mailslot/agent/names"
 	"github.com/mailslot/mailslot/agent/transport"
-	"github.com/mailslot/mailslot/agent/transport/memnet"
 )
 
 // BenchmarkReceivePath measures the agent's per-datagram work from a
 // received packet to a slot's delivery queue (decode, filters, dedup,
 // routing), without sockets.
 func BenchmarkReceivePath(b *testing.B) {
-	h := memnet.New(1).Host("BRAVO")
-	h.AddInterface("lan", netip.MustParsePrefix("192.0.2.12/24"))
-	a, err := New(Config{Name: "BRAVO", Workgroup: "TESTGRP", Transport: h, NoLocalSocket: true, DisableDNS: true, RateIn: -1})
-	if err != nil {
-		b.Fatal(err)
-	}
+	a := memnetAgent(b, "BRAVO", "192.0.2.12/24", Config{Workgroup: "TESTGRP", RateIn: -1})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go a.Run(ctx)
@@ -33,7 +27,7 @@ func BenchmarkReceivePath(b *testing.B) {
 		}
 	}()
 	src := netip.MustParseAddr("192.0.2.11")
-	pk := &transport.Packet{Port: 138, Ifindex: h.Interfaces()[0].Index, Src: netip.AddrPortFrom(src, 138),
+	pk := &transport.Packet{Port: 138, Ifindex: a.tr.Interfaces()[0].Index, Src: netip.AddrPortFrom(src, 138),
 		Dst: netip.MustParseAddr("192.0.2.12"), Data: datagramB(b, src, "ALPHA", "BRAVO", "bench", 64)}
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -47,13 +41,7 @@ func BenchmarkReceivePath(b *testing.B) {
 // BenchmarkSendPath measures encoding and handing one write to the
 // transport, in batches of 32 as the local server does.
 func BenchmarkSendPath(b *testing.B) {
-	nw := memnet.New(1)
-	h := nw.Host("ALPHA")
-	h.AddInterface("lan", netip.MustParsePrefix("192.0.2.11/24"))
-	a, err := New(Config{Name: "ALPHA", Workgroup: "TESTGRP", Transport: h, NoLocalSocket: true, DisableDNS: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	a := memnetAgent(b, "ALPHA", "192.0.2.11/24", Config{Workgroup: "TESTGRP"})
 	t := &Target{t: target{dest: a.host, addr: netip.MustParseAddr("192.0.2.99"), max: 400}, path: "bench"}
 	msgs := make([][]byte, 32)
 	for i := range msgs {

@@ -154,9 +154,11 @@ func (d *dgramService) send(t *target, path string, data []byte) error {
 	return d.sendBatch(t, path, [][]byte{data})
 }
 
-func (d *dgramService) message(t *target, path string, data []byte) dgram.Message {
+// message is one write of data to t's mailslot (`\MAILSLOT\...`, built
+// once per batch).
+func (d *dgramService) message(t *target, mailslot string, data []byte) dgram.Message {
 	return dgram.Message{Group: t.group, SourcePort: transport.DatagramPort, Source: d.a.host, Dest: t.dest,
-		Mailslot: smbmail.Prefix + path, Data: data}
+		Mailslot: mailslot, Data: data}
 }
 
 // sendBatch sends several messages to one target with one sendmmsg per
@@ -196,7 +198,13 @@ func (d *dgramService) sendBatch(t *target, path string, msgs [][]byte) error {
 	}
 	bufs := batchPool.Get().(*[][]byte)
 	defer batchPool.Put(bufs)
-	ids := make([]uint16, len(msgs)) // one DGM_ID per message, the same on every interface
+	mailslot := smbmail.Prefix + path
+	var idBuf [32]uint16 // the local server's batches fit: no allocation
+	ids := idBuf[:0]     // one DGM_ID per message, the same on every interface
+	if len(msgs) > len(idBuf) {
+		ids = make([]uint16, 0, len(msgs))
+	}
+	ids = ids[:len(msgs)]
 	for k := range ids {
 		ids[k] = uint16(d.id.Add(1))
 		if t.group {
@@ -207,7 +215,7 @@ func (d *dgramService) sendBatch(t *target, path string, msgs [][]byte) error {
 	for _, i := range ifs {
 		out := (*bufs)[:0]
 		for k, p := range msgs {
-			m := d.message(t, path, p)
+			m := d.message(t, mailslot, p)
 			m.ID, m.SourceIP = ids[k], i.IP()
 			var scratch []byte
 			if k < cap(out) {

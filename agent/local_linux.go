@@ -195,22 +195,30 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 		}
 	}()
 	// Deliveries are written in batches: whatever queued while the last
-	// batch was written goes out with one sendmmsg.
+	// batch was written goes out with one sendmmsg. When nothing is queued
+	// the receive path writes a delivery itself (direct), sparing the
+	// wake-up of this goroutine; it falls back to the queue when the slot's
+	// socket is full.
 	var (
 		bt     = newSeqBatch(1)
 		out    = agentproto.Frame{Op: agentproto.OpDeliver}
 		scr    = make([]byte, 0, ioBatch*agentproto.MaxFrame/4)
 		frames [][]byte
+		one    []byte // direct's frame
 	)
-	add := func(d Delivery) {
-		out.FromName = d.From.Raw
-		out.From, out.Data = d.Addr, d.Data
-		if !out.From.Addr().Is4() {
-			out.From = netip.AddrPortFrom(netip.IPv4Unspecified(), d.Addr.Port())
+	// out, one, scr and frames are used under the sink's lock only.
+	sub.setDirect(func(d Delivery) bool {
+		var err error
+		if one, err = appendDelivery(one[:0], &out, &d); err != nil {
+			return false
 		}
+		return sendNow(rc, one)
+	})
+	defer sub.setDirect(nil)
+	add := func(d Delivery) {
 		start := len(scr)
 		var err error
-		if scr, err = out.Append(scr); err == nil {
+		if scr, err = appendDelivery(scr, &out, &d); err == nil {
 			frames = append(frames, scr[start:len(scr):len(scr)])
 		}
 	}
@@ -219,18 +227,25 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 		case <-hup:
 			return
 		case d := <-sub.C:
-			scr, frames = scr[:0], frames[:0]
-			add(d)
-		more:
-			for len(frames) < ioBatch {
-				select {
-				case d := <-sub.C:
-					add(d)
-				default:
-					break more
+			var err error
+			sub.sending(func() int {
+				scr, frames = scr[:0], frames[:0]
+				add(d)
+				n := 1
+			more:
+				for n < ioBatch {
+					select {
+					case d := <-sub.C:
+						add(d)
+						n++
+					default:
+						break more
+					}
 				}
-			}
-			if err := bt.send(rc, frames); err != nil {
+				err = bt.send(rc, frames)
+				return n
+			})
+			if err != nil {
 				if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) || errors.Is(err, net.ErrClosed) {
 					return // the slot is gone
 				}
@@ -241,6 +256,19 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 			}
 		}
 	}
+}
+
+// appendDelivery appends d as an OpDeliver frame, encoded with the scratch
+// frame out.
+func appendDelivery(b []byte, out *agentproto.Frame, d *Delivery) ([]byte, error) {
+	out.FromName = d.From.Raw
+	out.From, out.Data = d.Addr, d.Data
+	if !out.From.Addr().Is4() {
+		out.From = netip.AddrPortFrom(netip.IPv4Unspecified(), d.Addr.Port())
+	}
+	b, err := out.Append(b)
+	out.Data = nil // do not keep the message alive
+	return b, err
 }
 
 // hungUp reports whether the peer of a connection has hung up, without

@@ -248,19 +248,27 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// TestRegisterNeedsTheSlotsCreator: a local process cannot register for
-// (and so read the network messages of) a slot another process created.
-func TestRegisterNeedsTheSlotsCreator(t *testing.T) {
-	ns := fmt.Sprintf("agsteal-%d", os.Getpid())
-	h := memnet.New(5).Host("ALPHA")
+// runLocalAgent runs agent ALPHA on a memnet host, with its agent socket
+// in namespace ns, until ctx ends.
+func runLocalAgent(ctx context.Context, t *testing.T, ns string, seed uint64) *Agent {
+	t.Helper()
+	h := memnet.New(seed).Host("ALPHA")
 	h.AddInterface("lan", netip.MustParsePrefix("192.0.2.11/24"))
 	a, err := New(Config{Name: "ALPHA", Transport: h, Namespace: ns, DisableDNS: true})
 	if err != nil {
 		t.Fatal(err)
 	}
+	go a.Run(ctx)
+	return a
+}
+
+// TestRegisterNeedsTheSlotsCreator: a local process cannot register for
+// (and so read the network messages of) a slot another process created.
+func TestRegisterNeedsTheSlotsCreator(t *testing.T) {
+	ns := fmt.Sprintf("agsteal-%d", os.Getpid())
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go a.Run(ctx)
+	runLocalAgent(ctx, t, ns, 5)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), holdEnv+"="+agentproto.SlotAddr(ns, "victim"))
 	out, err := cmd.StdoutPipe()
@@ -299,4 +307,63 @@ func TestRegisterNeedsTheSlotsCreator(t *testing.T) {
 			t.Fatalf("%s: registering another process's slot: %+v %v", name, f, err)
 		}
 	}
+}
+
+// TestDeliveryOrderDirectAndQueued: a slot that does not read fills its
+// socket, after which deliveries go through the queue; once it reads, it
+// gets every message in the order sent, those written directly first.
+func TestDeliveryOrderDirectAndQueued(t *testing.T) {
+	ns := fmt.Sprintf("agorder-%d", os.Getpid())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a := runLocalAgent(ctx, t, ns, 6)
+	ln, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: agentproto.SlotAddr(ns, "order"), Net: "unixpacket"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	slot, err := agentproto.Dial(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slot.Close()
+	buf := make([]byte, agentproto.MaxFrame)
+	if f, err := registerWith(slot, ln, "ORDER", buf); err != nil || f.Code != 0 {
+		t.Fatalf("register: %+v %v", f, err)
+	}
+	// The agent reads the ready frame on its own goroutine: wait until the
+	// first delivery goes direct (generous: a loaded machine).
+	src := netip.MustParseAddrPort("192.0.2.12:138")
+	send := func(i int) {
+		a.Router().Dispatch(&Inbound{Path: "order", Src: src, Data: []byte(fmt.Sprint(i))})
+	}
+	next := 0
+	for deadline := time.Now().Add(20 * time.Second); a.M.DeliveredDirect.Load() == 0; next++ {
+		if time.Now().After(deadline) {
+			t.Fatal("no delivery went direct")
+		}
+		send(next)
+		time.Sleep(time.Millisecond)
+	}
+	// Within the queue's bound, so nothing may be dropped.
+	const total = DefaultDeliveryQueue
+	for ; next < total; next++ {
+		send(next)
+	}
+	slot.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for i := 0; i < total; i++ {
+		n, err := slot.Read(buf)
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		d, err := agentproto.Decode(buf[:n])
+		if err != nil || string(d.Data) != fmt.Sprint(i) {
+			t.Fatalf("message %d: got %q %v", i, d.Data, err)
+		}
+	}
+	m := a.M.Snapshot()
+	if m["queue_full"] != 0 || m["delivered"] != total || m["delivered_direct"] == total {
+		t.Fatalf("want %d delivered, some through the queue, none dropped: %v", total, m)
+	}
+	t.Logf("%d of %d written directly", m["delivered_direct"], total)
 }

@@ -15,6 +15,7 @@ type Metrics struct {
 	DatagramPackets atomic.Uint64 `metric:"datagram_packets" help:"packets received on UDP 138"`
 	Received        atomic.Uint64 `metric:"received" help:"mailslot writes accepted from the network"`
 	Delivered       atomic.Uint64 `metric:"delivered" help:"writes queued to at least one local slot"`
+	DeliveredDirect atomic.Uint64 `metric:"delivered_direct" help:"deliveries written to a slot's socket by the receive path itself, without the delivery queue"`
 	Sent            atomic.Uint64 `metric:"sent" help:"writes sent for local programs"`
 	RateLimitedIn   atomic.Uint64 `metric:"rate_limited_in" help:"packets dropped by the per-source rate limit"`
 	Malformed       atomic.Uint64 `metric:"malformed" help:"datagrams that did not decode"`

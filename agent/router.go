@@ -3,6 +3,7 @@ package agent
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mailslot/mailslot/wire/netbios"
 )
@@ -79,7 +80,10 @@ func (r *Router) dispatch(in *Inbound) {
 	r.mu.RUnlock()
 	switch {
 	case h != nil:
-		h.HandleMailslot(in)
+		// A copy for the handler: in itself then stays on the caller's
+		// stack (no allocation per datagram delivered to slots).
+		c := *in
+		h.HandleMailslot(&c)
 	case delivered:
 		r.a.M.Delivered.Add(1)
 	case len(sinks) == 0:
@@ -120,26 +124,48 @@ type Delivery struct {
 // Source is the sender's name without padding or suffix.
 func (d *Delivery) Source() string { return d.From.Base() }
 
-// sink is one local slot's registration: a bounded queue.
+// sink is one local slot's registration: a bounded queue, and optionally a
+// way to hand a message to the slot at once.
 type sink struct {
 	path string
 	nets []netip.Prefix
 	ch   chan Delivery
 	r    *Router
+
+	// mu is held by whoever writes to the slot: the queue's writer while
+	// it sends a batch, or accept while it tries direct. pending counts the
+	// deliveries queued or being written from the queue; direct is only
+	// tried when it is zero, so a message never overtakes a queued one.
+	mu      sync.Mutex
+	pending atomic.Int64
+	direct  func(d Delivery) bool // set by SetDirect; under mu
 }
 
-// accept queues in if the slot takes messages from its source; a full
-// queue drops it (counted), never blocking the receive path.
+// accept hands in to the slot if it takes messages from its source:
+// directly when nothing is queued and the slot's socket has room, else
+// through the queue. A full queue drops it (counted), never blocking the
+// receive path.
 func (s *sink) accept(in *Inbound) bool {
 	if len(s.nets) > 0 && !inNetworks(s.nets, in.Src.Addr()) {
 		s.r.a.M.Refused.Add(1)
 		return false
 	}
-	d := Delivery{Path: in.Path, From: in.Source, Addr: in.Src, Data: append([]byte(nil), in.Data...)}
+	d := Delivery{Path: in.Path, From: in.Source, Addr: in.Src, Data: in.Data}
+	if s.pending.Load() == 0 && s.mu.TryLock() {
+		ok := s.direct != nil && s.pending.Load() == 0 && s.direct(d)
+		s.mu.Unlock()
+		if ok {
+			s.r.a.M.DeliveredDirect.Add(1)
+			return true
+		}
+	}
+	d.Data = append([]byte(nil), in.Data...)
+	s.pending.Add(1)
 	select {
 	case s.ch <- d:
 		return true
 	default:
+		s.pending.Add(-1)
 		s.r.a.M.QueueFull.Add(1)
 		s.r.a.drops.note("slot queue full", in.Src.Addr())
 		return false
@@ -168,6 +194,23 @@ func (r *Router) Subscribe(path string, nets []netip.Prefix) (*Subscription, err
 	}
 	r.slots[s.path] = append(r.slots[s.path], s)
 	return &Subscription{C: s.ch, s: s}, nil
+}
+
+// setDirect installs f, which must write one delivery to the slot without
+// blocking and report whether it did; nil removes it.
+func (sub *Subscription) setDirect(f func(d Delivery) bool) {
+	sub.s.mu.Lock()
+	sub.s.direct = f
+	sub.s.mu.Unlock()
+}
+
+// sending runs f, which writes deliveries taken from the queue to the
+// slot and returns how many, holding the slot's write lock; they are then
+// no longer pending.
+func (sub *Subscription) sending(f func() int) {
+	sub.s.mu.Lock()
+	defer sub.s.mu.Unlock()
+	sub.s.pending.Add(-int64(f()))
 }
 
 // Close removes the subscription.

@@ -21,4 +21,11 @@ type UDPConfig struct {
 	// at the socket and cannot crowd the queue (the agent's per-source rate
 	// limit).
 	Admit func(src netip.Addr) bool
+	// Handle, when set, is offered every admitted packet on the socket's
+	// reading goroutine, before it is copied and queued. It returns true
+	// when it has handled the packet; p and p.Data are only valid during
+	// the call. Handling where the packet is read saves the channel
+	// hand-off and a goroutine wake-up per packet (the agent handles
+	// mailslot datagrams this way); it must not block.
+	Handle func(p *Packet) bool
 }

@@ -249,6 +249,7 @@ func (u *UDP) read(ui *udpIface, k int) {
 		msgs[i].Buffers = [][]byte{make([]byte, 2048)}
 		msgs[i].OOB = ipv4.NewControlMessage(ipv4.FlagDst)
 	}
+	var in Packet // reused: what cfg.Handle sees
 	for {
 		n, err := ui.socks[k].ReadBatch(msgs, 0)
 		if err != nil {
@@ -273,13 +274,15 @@ func (u *UDP) read(ui *udpIface, k int) {
 				u.Refused.Add(1)
 				continue
 			}
-			p := &Packet{Port: port, Ifindex: ui.Index, Src: netip.AddrPortFrom(src, uint16(ua.Port)),
-				Data: append([]byte(nil), m.Buffers[0][:m.N]...)}
-			var cm ipv4.ControlMessage
-			if cm.Parse(m.OOB[:m.NN]) == nil && cm.Dst != nil {
-				p.Dst, _ = netip.AddrFromSlice(cm.Dst.To4())
+			in = Packet{Port: port, Ifindex: ui.Index, Src: netip.AddrPortFrom(src, uint16(ua.Port)), Data: m.Buffers[0][:m.N]}
+			in.Dst = packetDst(m.OOB[:m.NN])
+			in.Broadcast = in.Dst == ui.Broadcast || in.Dst == limitedBcast
+			if u.cfg.Handle != nil && u.cfg.Handle(&in) {
+				continue
 			}
-			p.Broadcast = p.Dst == ui.Broadcast || p.Dst == limitedBcast
+			p := new(Packet)
+			*p = in
+			p.Data = append([]byte(nil), in.Data...)
 			select {
 			case u.ch <- p:
 			default:
@@ -287,6 +290,17 @@ func (u *UDP) read(ui *udpIface, k int) {
 			}
 		}
 	}
+}
+
+// packetDst returns the destination address in a received packet's
+// IP_PKTINFO control message.
+func packetDst(oob []byte) netip.Addr {
+	var cm ipv4.ControlMessage
+	if cm.Parse(oob) != nil || cm.Dst == nil {
+		return netip.Addr{}
+	}
+	dst, _ := netip.AddrFromSlice(cm.Dst.To4())
+	return dst
 }
 
 // Interfaces implements Transport. It is on the hot path (every datagram
