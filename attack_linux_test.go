@@ -1,7 +1,6 @@
 package mailslot_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,9 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/mailslot/mailslot/internal/syncbuf"
 
 	"github.com/mailslot/mailslot"
 )
@@ -139,30 +139,12 @@ func TestListWithDecoysIsBoundedAndVerified(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log destination safe for concurrent use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestDeniedConnectFloodIsBoundedAndLogged(t *testing.T) {
 	// Finding 3: a flood of refused connections does not stop admitted
 	// writers, and is logged in a few lines, not one per attempt.
 	// (The throughput and CPU figures are in the benchmark.)
 	defer mailslot.SetFloodLogGap(500 * time.Millisecond)()
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	name := uniqueName(t)
 	s := mustCreate(t, name, &mailslot.Config{ErrorLog: log.New(&logs, "", 0), ReadTimeout: 10 * time.Second})
 	w := mustOpen(t, name) // connected before the flood

@@ -14,11 +14,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mailslot/mailslot/internal/syncbuf"
 
 	"github.com/mailslot/mailslot"
 )
@@ -184,16 +185,16 @@ func TestSendForms(t *testing.T) {
 
 // startListener runs "mailslot listen" as a subprocess and waits until the
 // slot exists.
-func startListener(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
+func startListener(t *testing.T, args ...string) (*exec.Cmd, *syncbuf.Buffer) {
 	t.Helper()
 	return startListenerCmd(t, cliCommand(append([]string{"listen"}, args...)...))
 }
 
 // startListenerCmd starts a prepared "mailslot listen" command and waits
 // until the slot exists.
-func startListenerCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, *lockedBuffer) {
+func startListenerCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, *syncbuf.Buffer) {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &syncbuf.Buffer{}
 	cmd.Stdout = out
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -209,24 +210,6 @@ func startListenerCmd(t *testing.T, cmd *exec.Cmd) (*exec.Cmd, *lockedBuffer) {
 	}
 	go io.Copy(io.Discard, stderr)
 	return cmd, out
-}
-
-// lockedBuffer is a bytes.Buffer safe to read while a process writes to it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func TestListenJSONCount(t *testing.T) {

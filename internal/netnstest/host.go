@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailslot/mailslot/internal/syncbuf"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,7 +63,7 @@ func (h *Host) RunOut(timeout time.Duration, name string, args ...string) (stdou
 	defer cancel()
 	cmd := h.Command(ctx, name, args...)
 	cmd.WaitDelay = time.Second
-	var o, e syncBuffer
+	var o, e syncbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err = cmd.Run()
 	if ctx.Err() != nil {

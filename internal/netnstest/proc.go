@@ -3,7 +3,6 @@
 package netnstest
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/mailslot/mailslot/internal/syncbuf"
 )
 
 // Proc is a process started in a lab host. Stdout and stderr are kept
@@ -20,8 +21,8 @@ import (
 type Proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  syncBuffer // stdout + stderr, interleaved
-	sout syncBuffer // stdout only
+	out  syncbuf.Buffer // stdout + stderr, interleaved
+	sout syncbuf.Buffer // stdout only
 	done chan struct{}
 	err  error // valid after done
 }
@@ -178,25 +179,7 @@ func (p *Proc) state() string {
 	return "running"
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and many readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-type teeWriter struct{ a, b *syncBuffer }
+type teeWriter struct{ a, b *syncbuf.Buffer }
 
 func (t teeWriter) Write(p []byte) (int, error) {
 	_, _ = t.a.Write(p)
