@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,7 +63,11 @@ func asUser(t *testing.T, uid int, groups, mode string, args ...string) *exec.Cm
 		}
 		if err == nil {
 			helperPath = filepath.Join(dir, "helper")
+			// Under ForkLock, so that no process forked meanwhile holds
+			// the file open and makes its exec fail ("text file busy").
+			syscall.ForkLock.Lock()
 			err = os.WriteFile(helperPath, self, 0o755)
+			syscall.ForkLock.Unlock()
 		}
 		helperErr = err
 	})

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -75,7 +76,13 @@ func TestLocalImpostorAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(bin, data, 0o755); err != nil {
+	// Under ForkLock: a process forked by a parallel test while the file is
+	// open for writing would hold it, and exec would fail with "text file
+	// busy" (seen once).
+	syscall.ForkLock.Lock()
+	err = os.WriteFile(bin, data, 0o755)
+	syscall.ForkLock.Unlock()
+	if err != nil {
 		t.Fatal(err)
 	}
 	imp := h.Start("env", impostorEnv+"=1", "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin)
