@@ -225,11 +225,21 @@ func (l *Link) onOurLAN(a Announcement) bool {
 // on our subnets). With ask, a host the directory does not know is asked
 // for on mailslot.<WG>.who.<NAME>, waiting up to AskWait.
 func (l *Link) Locate(ctx context.Context, host netbios.Name, ask bool) bool {
-	if host.Suffix() != netbios.Workstation {
+	// An agent host owns NAME<00> and its Messenger's NAME<03>; a host
+	// without an agent is reached through its gateway's relay for <00> only.
+	sfx := host.Suffix()
+	if sfx != netbios.Workstation && sfx != netbios.Messenger {
 		return false
 	}
 	if a, ok := l.dir.byName(host.Base()); ok {
 		return !l.onOurLAN(a)
+	}
+	if sfx != netbios.Workstation {
+		if !ask || !l.Connected() {
+			return false
+		}
+		// Ask as for NAME<00>, but only an agent host will do.
+		return l.Locate(ctx, netbios.MustNew(host.Base(), netbios.Workstation), true) && l.isAgentHost(host.Base())
 	}
 	if _, ok := l.relays.get(host.Base()); ok {
 		return true
@@ -275,4 +285,11 @@ func (l *Link) gateway(ifindex int) bool {
 func (l *Link) settled() bool {
 	up := l.upSince.Load()
 	return up != 0 && time.Since(time.Unix(0, up)) >= l.cfg.Settle
+}
+
+// isAgentHost reports whether name is a linked agent's host (not a host
+// without an agent that a gateway relays for).
+func (l *Link) isAgentHost(name string) bool {
+	_, ok := l.dir.byName(name)
+	return ok
 }

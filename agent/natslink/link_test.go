@@ -432,3 +432,33 @@ func TestLinkDownKeepsLANAndReconnects(t *testing.T) {
 	}
 	exactlyOnce(t, "B1", subB, "again")
 }
+
+func TestUniqueWriteKeepsTheNameSuffix(t *testing.T) {
+	// A write to B1<03> (the Messenger's name, as `net send B1` sends) must
+	// reach B1's agent as B1<03>, not as B1<00>, or the Messenger refuses
+	// it as not for its name.
+	s := newSite(t, false)
+	a1, _, b1 := s.three()
+	got := make(chan netbios.Name, 1)
+	b1.Router().Handle("MESSNGR", agent.HandlerFunc(func(in *agent.Inbound) {
+		select {
+		case got <- in.Dest:
+		default:
+		}
+	}))
+	tgt, err := a1.OpenName(context.Background(), netbios.MustNew("B1", netbios.Messenger), "MESSNGR")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a1.Write(tgt, []byte("A1\x00B1\x00hello\x00")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-got:
+		if d.Base() != "B1" || d.Suffix() != netbios.Messenger {
+			t.Fatalf("B1 got the write for %v, want B1<03>", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("B1 got nothing")
+	}
+}

@@ -427,6 +427,9 @@ func (l *Link) onHost(msg *nats.Msg) {
 	in := m.inbound()
 	in.Group = false
 	in.Dest = l.host
+	if m.Dest.Suffix() == netbios.Messenger { // `net send HOST` across sites
+		in.Dest = netbios.MustNew(l.host.Base(), netbios.Messenger)
+	}
 	l.a.Router().Dispatch(&in)
 }
 
