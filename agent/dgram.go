@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mailslot/mailslot/internal/recent"
+
 	"github.com/mailslot/mailslot/agent/transport"
 	"github.com/mailslot/mailslot/wire/dgram"
 	"github.com/mailslot/mailslot/wire/nbdgm"
@@ -291,28 +293,17 @@ func inNetworks(nets []netip.Prefix, ip netip.Addr) bool {
 	return false
 }
 
-// dedup remembers recent datagrams so that one broadcast that arrives on
-// several interfaces (or sockets) is delivered once. A copy on the same
-// interface is not a duplicate: it is a datagram the network repeated, and
-// mailslots are unreliable in both directions, as on Windows. The table is
-// a fixed-size ring: memory does not depend on traffic.
+// dedup delivers once a datagram that arrives on several interfaces (or
+// sockets) within the window. A copy on the same interface is not a
+// duplicate: it is a datagram the network repeated, and mailslots are
+// unreliable in both directions, as on Windows.
 type dedup struct {
-	mu     sync.Mutex
-	seed   maphash.Seed
-	window time.Duration
-	ring   []dedupEntry
-	next   int
-	index  map[uint64]int
-}
-
-type dedupEntry struct {
-	key     uint64
-	ifindex int
-	at      time.Time
+	seed maphash.Seed
+	seen *recent.Table
 }
 
 func newDedup(size int, window time.Duration) *dedup {
-	return &dedup{seed: maphash.MakeSeed(), window: window, ring: make([]dedupEntry, size), index: make(map[uint64]int, size)}
+	return &dedup{seed: maphash.MakeSeed(), seen: recent.New(size, window)}
 }
 
 func (d *dedup) duplicate(p *transport.Packet, id uint16) bool {
@@ -322,26 +313,7 @@ func (d *dedup) duplicate(p *transport.Packet, id uint16) bool {
 	h.Write(src[:])
 	h.Write([]byte{byte(id >> 8), byte(id), byte(p.Src.Port() >> 8), byte(p.Src.Port())})
 	h.Write(p.Data)
-	key := h.Sum64()
-	now := time.Now()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if k, ok := d.index[key]; ok {
-		e := d.ring[k]
-		if now.Sub(e.at) < d.window && e.ifindex != p.Ifindex {
-			return true
-		}
-		d.ring[k] = dedupEntry{key: key, ifindex: p.Ifindex, at: now}
-		return false
-	}
-	old := d.ring[d.next]
-	if k, ok := d.index[old.key]; ok && k == d.next {
-		delete(d.index, old.key)
-	}
-	d.ring[d.next] = dedupEntry{key: key, ifindex: p.Ifindex, at: now}
-	d.index[key] = d.next
-	d.next = (d.next + 1) % len(d.ring)
-	return false
+	return d.seen.Seen(h.Sum64(), p.Ifindex, true)
 }
 
 // pathKey folds a mailslot path for comparison (mailslot names are

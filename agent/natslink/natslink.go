@@ -32,6 +32,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/mailslot/mailslot/internal/recent"
+
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nuid"
 
@@ -103,7 +105,7 @@ type Link struct {
 	log   *slog.Logger
 	nc    *nats.Conn
 	out   chan *nats.Msg
-	seen  *dedup
+	seen  *recent.Table // keys of writes delivered here lately
 	dir   *directory
 	limit *limiter // per sender, on what arrives from NATS
 	M     Metrics
@@ -148,7 +150,7 @@ func New(a *agent.Agent, cfg Config) (*Link, error) {
 		cfg.BurstIn = DefaultBurstIn
 	}
 	l := &Link{limit: newLimiter(cfg.RateIn, cfg.BurstIn), whoSem: make(chan struct{}, whoConcurrent), a: a, cfg: cfg, id: nuid.Next(), wg: a.Workgroup().Base(), host: a.HostName(), log: cfg.Logger,
-		out: make(chan *nats.Msg, cfg.QueueLen), seen: newDedup(dedupSize, dedupWindow), dir: newDirectory(maxAgents),
+		out: make(chan *nats.Msg, cfg.QueueLen), seen: recent.New(dedupSize, dedupWindow), dir: newDirectory(maxAgents),
 		done: make(chan struct{})}
 	opts := []nats.Option{
 		nats.Name("mailslot agent " + l.host.Base()),
@@ -325,7 +327,7 @@ func lans(ifs []transport.Interface, ifindex int) []string {
 func (l *Link) Group(in *agent.Inbound, id uint16) bool {
 	key := MessageID(in.Source, in.Dest, id, in.Path, in.Data)
 	if in.Ifindex == 0 { // a local program sent it: we are its origin
-		l.seen.check(key)
+		l.seen.Seen(key, 0, false)
 		l.publishGroup(in, id, lans(l.a.Interfaces(), 0))
 		return true
 	}
@@ -338,7 +340,7 @@ func (l *Link) Group(in *agent.Inbound, id uint16) bool {
 		l.M.Duplicates.Add(1)
 		return false
 	}
-	if l.seen.check(key) {
+	if l.seen.Seen(key, 0, false) {
 		// Already delivered: the same datagram on another interface, or a
 		// rebroadcast from an agent not yet in the directory.
 		l.M.Duplicates.Add(1)
@@ -396,7 +398,7 @@ func (l *Link) onBcast(msg *nats.Msg) {
 		l.M.Malformed.Add(1)
 		return
 	}
-	if l.seen.check(MessageID(m.Source, m.Dest, m.DgramID, m.Path, m.Data)) {
+	if l.seen.Seen(MessageID(m.Source, m.Dest, m.DgramID, m.Path, m.Data), 0, false) {
 		l.M.Duplicates.Add(1)
 		return
 	}
