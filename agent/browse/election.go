@@ -29,6 +29,12 @@ const (
 	// first backup list request, and a starting one (nmbd elects 7-15 s
 	// after its start) the time to be heard, before we call an election.
 	startElectionDelay = 15 * time.Second
+	// electionHoldoff: after hearing a better browser elect, we call and
+	// win no election of our own for this long. Samba's nmbd sends its
+	// RequestElections 2 s apart, longer than our own rounds, so without it
+	// we could win between two of them, register WG<1d>, and refuse it to
+	// the better browser that was still electing.
+	electionHoldoff = 30 * time.Second
 )
 
 // Browser states.
@@ -42,6 +48,7 @@ type browserRole struct {
 	start   time.Time
 	state   atomic.Int32
 	lost    atomic.Bool   // someone beat us in the current election
+	beaten  atomic.Int64  // UnixNano when a better browser was last heard electing
 	trigger chan struct{} // start an election
 }
 
@@ -88,6 +95,7 @@ func (s *Service) onElection(r *browser.RequestElection) {
 		return
 	}
 	s.role.lost.Store(true)
+	s.role.beaten.Store(time.Now().UnixNano())
 	if s.role.state.Load() == stateMaster {
 		// A better browser is electing: hand over to it.
 		select {
@@ -145,11 +153,18 @@ func (s *Service) elect(ctx context.Context) {
 	switch {
 	case s.role.lost.Load() && wasMaster:
 		s.demote()
-	case s.role.lost.Load():
+	case s.role.lost.Load(), !wasMaster && s.beatenLately():
 		s.role.state.Store(stateIdle)
 	case !wasMaster:
 		s.promote(ctx)
 	}
+}
+
+// beatenLately reports whether a better browser was heard electing within
+// electionHoldoff.
+func (s *Service) beatenLately() bool {
+	at := s.role.beaten.Load()
+	return at != 0 && time.Since(time.Unix(0, at)) < electionHoldoff
 }
 
 // promote registers WG<1d> and __MSBROWSE__<01> and starts the master's
@@ -157,6 +172,13 @@ func (s *Service) elect(ctx context.Context) {
 func (s *Service) promote(ctx context.Context) {
 	if e := s.a.Names().Add(ctx, names.Owned{Name: s.wgName(netbios.MasterBrowser)}); e.State != names.Active {
 		s.log.Info("browse: another host holds the master browser name", "name", s.wgName(netbios.MasterBrowser).String())
+		s.a.Names().Remove(s.wgName(netbios.MasterBrowser))
+		s.role.state.Store(stateIdle)
+		return
+	}
+	if s.beatenLately() {
+		// A better browser spoke while we registered: leave it the name
+		// now rather than defend it against that browser.
 		s.a.Names().Remove(s.wgName(netbios.MasterBrowser))
 		s.role.state.Store(stateIdle)
 		return
