@@ -95,6 +95,12 @@ func (s *Service) registerOne(ctx context.Context, e *Entry, ifs []transport.Int
 				}
 			}
 		}
+		if st := s.state(e); st == Conflict || st == Released {
+			// Given up meanwhile (a simultaneous claim, a conflict
+			// demand, Release): no more tries.
+			done()
+			return
+		}
 	}
 	if s.cfg.WINS.IsValid() && !e.Group {
 		if !s.registerWINS(ctx, e) {

@@ -2,6 +2,7 @@ package names_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -259,4 +260,87 @@ func TestAddAndRemove(t *testing.T) {
 			t.Fatal("still owns a removed name")
 		}
 	})
+}
+
+// Two hosts that register the same unique name at the same instant are
+// both still registering when each hears the other's request, so neither
+// owns the name yet and the defence rule alone lets both keep it. The
+// tie-break (docs/semantics.md): the lower IPv4 address keeps the name and
+// refuses the other's request with ACT_ERR; the higher one gives the name
+// up. Exactly one owner, whichever starts its goroutine first.
+func TestSimultaneousRegistration(t *testing.T) {
+	for _, order := range []string{"low first", "high first"} {
+		t.Run(order, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := memnet.New(1)
+				lo := newNode(t, n, "ALPHA1", 11, names.Config{})
+				hi := newNode(t, n, "ALPHA2", 12, names.Config{})
+				first, second := lo, hi
+				if order == "high first" {
+					first, second = hi, lo
+				}
+				done := make(chan struct{})
+				go func() { first.register(); done <- struct{}{} }()
+				go func() { second.register(); done <- struct{}{} }()
+				<-done
+				<-done
+				time.Sleep(names.LateRefusal + time.Second)
+				if e := lo.state(t, alpha); e.State != names.Active {
+					t.Errorf("the lower address: ALPHA is %v, want active", e.State)
+				}
+				if e := hi.state(t, alpha); e.State != names.Conflict || e.Defender != lo.i.IP() {
+					t.Errorf("the higher address: ALPHA is %+v, want conflict with 192.0.2.11", e)
+				}
+				for _, x := range []*node{lo, hi} {
+					if e := x.state(t, wg); e.State != names.Active {
+						t.Errorf("%v: the group name is %v", x.i.IP(), e.State)
+					}
+				}
+			})
+		})
+	}
+}
+
+// The same tie-break against a host that does not apply it (Samba's nmbd
+// ignores registrations of names it is still registering): with the lower
+// address we refuse its request, with the higher one we give the name up
+// as soon as we hear it, without answering.
+func TestRegistrationAgainstARegisteringPeer(t *testing.T) {
+	for _, c := range []struct {
+		peer  byte
+		ours  names.State
+		wants int // refusals the peer receives
+	}{{50, names.Active, 1}, {5, names.Conflict, 0}} {
+		t.Run(fmt.Sprint(c.peer), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := memnet.New(1)
+				a := newNode(t, n, "ALPHA", 11, names.Config{})
+				p := newPeer(t, n, "SAMBA", c.peer)
+				// Ours goes out first; the peer's request arrives while
+				// ours is in flight.
+				go a.register()
+				time.Sleep(100 * time.Millisecond)
+				p.send(transport.NamePort, lanBcast, nbns.Registration(77, alpha, 300, nbns.Entry(false, p.i.IP()), true))
+				refusals := 0
+				for _, g := range p.recv(2 * time.Second) {
+					if g.Response() && g.ID == 77 {
+						if g.Rcode() != nbns.RcodeActive || g.dst.Addr() != p.i.IP() {
+							t.Errorf("answer %+v", g)
+						}
+						refusals++
+					}
+				}
+				if refusals != c.wants {
+					t.Errorf("the peer got %d refusals, want %d", refusals, c.wants)
+				}
+				e := a.state(t, alpha)
+				if e.State != c.ours {
+					t.Fatalf("ALPHA is %v, want %v", e.State, c.ours)
+				}
+				if e.State == names.Conflict && e.Defender != p.i.IP() {
+					t.Errorf("defender %v", e.Defender)
+				}
+			})
+		})
+	}
 }

@@ -154,29 +154,52 @@ func (s *Service) answerStatus(p *nbns.Packet, pk *transport.Packet) {
 
 // defend refuses another node's registration of a unique name we hold (or
 // of a unique claim on our group name) with ACT_ERR (RFC 1002 §4.2.6).
+//
+// A unique name we are still registering is not ours yet, so RFC 1002
+// does not defend it, and two hosts that start at the same instant would
+// both keep it. Windows' NetBT cancels its own registration when it hears
+// such a claim (so both lose); Samba's nmbd ignores it (so both keep).
+// Ours is a tie-break that leaves exactly one owner: the lower IPv4
+// address (ours on the arrival interface against the claimant's source)
+// keeps registering and refuses the claim as an owner would; the higher
+// one gives the name up (Conflict) without answering.
 func (s *Service) defend(p *nbns.Packet, pk *transport.Packet) {
 	name := p.Questions[0].Name
 	theirGroup := false
 	if len(p.Additional) > 0 && len(p.Additional[0].Addresses) > 0 {
 		theirGroup = p.Additional[0].Addresses[0].Flags&nbns.NBGroup != 0
 	}
-	s.mu.Lock()
-	e := s.findLocked(name)
-	var own Entry
-	defend := e != nil && e.State == Active && !(e.Group && theirGroup)
-	if defend {
-		own = *e
-	}
-	s.mu.Unlock()
-	if !defend || s.isOurAddr(pk.Src.Addr()) {
+	their := pk.Src.Addr()
+	if s.isOurAddr(their) {
 		return
 	}
 	i, ok := s.iface(pk.Ifindex)
 	if !ok {
 		return
 	}
+	s.mu.Lock()
+	e := s.findLocked(name)
+	var own Entry
+	claim := e != nil && !(e.Group && theirGroup)
+	defend := claim && e.State == Active
+	racing := claim && e.State == Registering && !e.Group
+	if racing && i.IP().Less(their) {
+		defend, racing = true, false
+	}
+	if e != nil {
+		own = *e
+	}
+	s.mu.Unlock()
+	if racing {
+		s.log.Warn("another host registers our name at the same time; the lower address keeps it", "name", name.String(), "from", their.String())
+		s.setState(e, Conflict, their)
+		return
+	}
+	if !defend {
+		return
+	}
 	s.C.Defended.Add(1)
-	s.log.Warn("defending our name against a registration", "name", name.String(), "from", pk.Src.Addr().String())
+	s.log.Warn("defending our name against a registration", "name", name.String(), "from", their.String())
 	s.send(nbns.Conflict(p.ID, name, s.entry(&own, i.IP())), pk.Ifindex, pk.Src)
 }
 
