@@ -68,6 +68,12 @@ type Config struct {
 	// Interfaces restricts the served interfaces by name; default: every up
 	// IPv4 interface that is not loopback, followed as they come and go.
 	Interfaces []string
+	// Privileged, when set, runs the opening of an interface's UDP 137/138
+	// sockets. After the agent command drops root, only one thread keeps
+	// CAP_NET_BIND_SERVICE (package internal/privdrop), and it passes that
+	// thread's Do here so that interfaces appearing later can still be
+	// served. Ignored with Transport.
+	Privileged func(open func() error) error
 	// Namespace is the mailslot namespace of the agent socket; default: the
 	// MAILSLOT_NAMESPACE environment variable.
 	Namespace string

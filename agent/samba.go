@@ -26,7 +26,8 @@ type sambaState struct {
 // it receives, relayed by nmbd or not.
 func (a *Agent) openNetwork(admit func(netip.Addr) bool, handle func(*transport.Packet) bool) (transport.Transport, error) {
 	t, err := samba.Open(samba.Config{Mode: a.cfg.Mode, Socket: a.cfg.SambaSocket, Logger: a.log,
-		UDP: transport.UDPConfig{Interfaces: a.cfg.Interfaces, Logger: a.log, Admit: admit, Handle: handle}})
+		UDP: transport.UDPConfig{Interfaces: a.cfg.Interfaces, Logger: a.log, Admit: admit, Handle: handle,
+			Privileged: a.cfg.Privileged}})
 	if err != nil {
 		return nil, err
 	}

@@ -28,4 +28,10 @@ type UDPConfig struct {
 	// hand-off and a goroutine wake-up per packet (the agent handles
 	// mailslot datagrams this way); it must not block.
 	Handle func(p *Packet) bool
+	// Privileged, when set, runs open, which creates and binds one
+	// interface's sockets (ports below 1024, SO_BINDTODEVICE). The agent
+	// command passes the one thread that keeps CAP_NET_BIND_SERVICE after
+	// dropping root, so that interfaces appearing later can be bound.
+	// nil runs open directly.
+	Privileged func(open func() error) error
 }

@@ -165,7 +165,7 @@ func (u *UDP) rescan(first bool) error {
 		if _, ok := u.ifs[idx]; ok {
 			continue
 		}
-		ui, err := u.open(w)
+		ui, err := u.openPrivileged(w)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -181,6 +181,18 @@ func (u *UDP) rescan(first bool) error {
 	}
 	u.snapshotLocked()
 	return errors.Join(errs...)
+}
+
+// openPrivileged opens i's sockets through UDPConfig.Privileged.
+func (u *UDP) openPrivileged(i Interface) (ui *udpIface, err error) {
+	if u.cfg.Privileged == nil {
+		return u.open(i)
+	}
+	err = u.cfg.Privileged(func() error {
+		ui, err = u.open(i)
+		return err
+	})
+	return ui, err
 }
 
 func (u *UDP) open(i Interface) (*udpIface, error) {
@@ -213,7 +225,7 @@ func (u *UDP) open(i Interface) (*udpIface, error) {
 				return nil, fmt.Errorf("UDP port %d on %s %w", port, i.Name, ErrPortInUse)
 			}
 			if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
-				return nil, fmt.Errorf("UDP port %d on %s: permission denied (run as root or with CAP_NET_BIND_SERVICE and CAP_NET_RAW)", port, i.Name)
+				return nil, fmt.Errorf("UDP port %d on %s: permission denied (run as root or with CAP_NET_BIND_SERVICE; before Linux 5.7 also CAP_NET_RAW)", port, i.Name)
 			}
 			return nil, fmt.Errorf("UDP port %d on %s: %w", port, i.Name, err)
 		}

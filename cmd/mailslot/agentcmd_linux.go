@@ -21,6 +21,7 @@ import (
 
 	"github.com/mailslot/mailslot/agent"
 	"github.com/mailslot/mailslot/agent/names"
+	"github.com/mailslot/mailslot/internal/privdrop"
 	"github.com/mailslot/mailslot/wire/netbios"
 	"github.com/mailslot/mailslot/wire/smbmail"
 )
@@ -200,7 +201,17 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	if err := nf.validate(); err != nil {
 		return err
 	}
-	// Bind everything while privileged, then drop privileges.
+	// Bind everything while privileged, then drop privileges. One thread
+	// keeps CAP_NET_BIND_SERVICE to bind interfaces that appear later.
+	uid, gid, drop, err := runAsUser(*runAs)
+	if err != nil {
+		return err
+	}
+	var keeper *privdrop.Keeper
+	if drop {
+		keeper = privdrop.New()
+		cfg.Privileged = keeper.Do
+	}
 	a, err := agent.New(cfg)
 	if err != nil {
 		return err
@@ -223,8 +234,11 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if err := dropPrivileges(*runAs); err != nil {
-		return err
+	if drop {
+		if err := keeper.Drop(uid, gid, privdrop.Needed()); err != nil {
+			return fmt.Errorf("dropping privileges: %w", err)
+		}
+		cfg.Logger.Info("privileges dropped", "uid", uid, "gid", gid, "kept", fmt.Sprintf("%#x on one thread, to bind new interfaces", keeper.Kept()))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -263,12 +277,13 @@ func lookupID(s string, group bool) (int, error) {
 	return strconv.Atoi(u.Uid)
 }
 
-// dropPrivileges switches to user name (default nobody) when running as
-// root. The sockets stay open; the agent socket keeps the root credentials
-// it was created with, which is what clients check.
-func dropPrivileges(name string) error {
+// runAsUser resolves --user: the uid and gid to switch to after binding,
+// and whether to switch at all (only when running as root, and not to
+// root). The sockets stay open; the agent socket keeps the root
+// credentials it was created with, which is what clients check.
+func runAsUser(name string) (uid, gid int, drop bool, err error) {
 	if os.Geteuid() != 0 || name == "root" || name == "0" {
-		return nil
+		return 0, 0, false, nil
 	}
 	if name == "" {
 		name = "nobody"
@@ -278,22 +293,13 @@ func dropPrivileges(name string) error {
 		if id, aerr := strconv.Atoi(name); aerr == nil {
 			u = &user.User{Uid: strconv.Itoa(id), Gid: strconv.Itoa(id)}
 		} else {
-			return fmt.Errorf("--user %q: %w", name, err)
+			return 0, 0, false, fmt.Errorf("--user %q: %w", name, err)
 		}
 	}
 	uid, err1 := strconv.Atoi(u.Uid)
 	gid, err2 := strconv.Atoi(u.Gid)
 	if err := errors.Join(err1, err2); err != nil {
-		return err
+		return 0, 0, false, err
 	}
-	if err := syscall.Setgroups(nil); err != nil {
-		return fmt.Errorf("dropping privileges: setgroups: %w", err)
-	}
-	if err := syscall.Setgid(gid); err != nil {
-		return fmt.Errorf("dropping privileges: setgid: %w", err)
-	}
-	if err := syscall.Setuid(uid); err != nil {
-		return fmt.Errorf("dropping privileges: setuid: %w", err)
-	}
-	return nil
+	return uid, gid, uid != 0, nil
 }
