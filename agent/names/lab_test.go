@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/mailslot/mailslot/agent/names"
@@ -23,6 +24,11 @@ var (
 	alpha    = netbios.MustNew("ALPHA", netbios.Workstation)
 	wg       = netbios.MustNew("TESTGRP", netbios.Workstation)
 )
+
+// onLAN runs f in a synctest bubble with an empty memnet LAN.
+func onLAN(t *testing.T, f func(t *testing.T, n *memnet.Network)) {
+	synctest.Test(t, func(t *testing.T) { f(t, memnet.New(1)) })
+}
 
 // ip4 is 192.0.2.x.
 func ip4(x byte) netip.Addr { return netip.AddrFrom4([4]byte{192, 0, 2, x}) }

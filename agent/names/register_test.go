@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/mailslot/mailslot/agent/names"
@@ -19,8 +18,7 @@ import (
 // name, from port 137 to the directed broadcast, carrying our address, the
 // group bit and the announced TTL; silence means the names are ours.
 func TestRegistrationBroadcastsThreeTimes(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(1)
+	onLAN(t, func(t *testing.T, n *memnet.Network) {
 		a := newNode(t, n, "ALPHA", 11, names.Config{})
 		w := newPeer(t, n, "WATCHER", 50)
 		start := time.Now()
@@ -83,8 +81,7 @@ func TestRegistrationBroadcastsThreeTimes(t *testing.T) {
 // Retries: a LAN that loses the first two tries still sees the third, and
 // a defender that hears only that one still refuses in time.
 func TestRefusalOfALaterTry(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(1)
+	onLAN(t, func(t *testing.T, n *memnet.Network) {
 		a := newNode(t, n, "ALPHA", 11, names.Config{})
 		d := newPeer(t, n, "OWNER", 50)
 		tries := 0
@@ -109,8 +106,7 @@ func TestRefusalOfALaterTry(t *testing.T) {
 // longer ours for datagrams, queries or resolution. A group name cannot be
 // refused.
 func TestRefusalPutsNameInConflict(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(1)
+	onLAN(t, func(t *testing.T, n *memnet.Network) {
 		a := newNode(t, n, "ALPHA", 11, names.Config{})
 		d := newPeer(t, n, "OWNER", 50)
 		seen := make(chan netbios.Name, 16)
@@ -162,8 +158,7 @@ func TestLateRefusal(t *testing.T) {
 		{names.LateRefusal + time.Second, names.Active},
 	} {
 		t.Run(c.delay.String(), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				n := memnet.New(1)
+			onLAN(t, func(t *testing.T, n *memnet.Network) {
 				a := newNode(t, n, "ALPHA", 11, names.Config{})
 				d := newPeer(t, n, "SLOW", 50)
 				a.register()
@@ -192,8 +187,7 @@ func TestLateRefusal(t *testing.T) {
 // name lost to a conflict (it is someone else's); afterwards nothing is
 // answered for the released names.
 func TestRelease(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(1)
+	onLAN(t, func(t *testing.T, n *memnet.Network) {
 		a := newNode(t, n, "ALPHA", 11, names.Config{Names: []names.Owned{
 			{Name: alpha}, {Name: wg, Group: true}, {Name: netbios.MustNew("TAKEN", 0)}}})
 		d := newPeer(t, n, "OWNER", 50)
@@ -240,8 +234,7 @@ func TestRelease(t *testing.T) {
 // Names added later (Add) are registered on every current interface, and
 // Remove releases one name.
 func TestAddAndRemove(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(1)
+	onLAN(t, func(t *testing.T, n *memnet.Network) {
 		a := newNode(t, n, "ALPHA", 11, names.Config{})
 		a.register()
 		w := newPeer(t, n, "WATCHER", 50)
@@ -271,8 +264,7 @@ func TestAddAndRemove(t *testing.T) {
 func TestSimultaneousRegistration(t *testing.T) {
 	for _, order := range []string{"low first", "high first"} {
 		t.Run(order, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				n := memnet.New(1)
+			onLAN(t, func(t *testing.T, n *memnet.Network) {
 				lo := newNode(t, n, "ALPHA1", 11, names.Config{})
 				hi := newNode(t, n, "ALPHA2", 12, names.Config{})
 				first, second := lo, hi
@@ -312,8 +304,7 @@ func TestRegistrationAgainstARegisteringPeer(t *testing.T) {
 		wants int // refusals the peer receives
 	}{{50, names.Active, 1}, {5, names.Conflict, 0}} {
 		t.Run(fmt.Sprint(c.peer), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				n := memnet.New(1)
+			onLAN(t, func(t *testing.T, n *memnet.Network) {
 				a := newNode(t, n, "ALPHA", 11, names.Config{})
 				p := newPeer(t, n, "SAMBA", c.peer)
 				// Ours goes out first; the peer's request arrives while

@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"sync/atomic"
 	"testing"
-	"testing/synctest"
 	"time"
 
 	"github.com/mailslot/mailslot/agent/names"
@@ -51,8 +50,7 @@ func TestCacheKeepsAnswersForTheirTTL(t *testing.T) {
 		want time.Duration
 	}{{30, 30 * time.Second}, {7200, names.MaxCacheTTL}, {0, names.MaxCacheTTL}} {
 		t.Run(fmt.Sprint(c.ttl), func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				n := memnet.New(1)
+			onLAN(t, func(t *testing.T, n *memnet.Network) {
 				a := newNode(t, n, "ALPHA", 11, names.Config{})
 				r := newResponder(t, n, c.ttl)
 				ans, err := resolve(t, a, "HBRAVO")
@@ -81,8 +79,7 @@ func TestCacheKeepsAnswersForTheirTTL(t *testing.T) {
 // A failed lookup is remembered for NegativeCacheTTL: a loop of opens to
 // an absent host does not flood the LAN.
 func TestNegativeCache(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(1)
+	onLAN(t, func(t *testing.T, n *memnet.Network) {
 		a := newNode(t, n, "ALPHA", 11, names.Config{})
 		r := newResponder(t, n, 300)
 		if _, err := resolve(t, a, "NOBODY"); !errors.Is(err, names.ErrNotFound) {
@@ -111,8 +108,7 @@ func TestNegativeCache(t *testing.T) {
 // The cache is bounded: a full cache first drops expired entries, and only
 // then an arbitrary one; the new entry is always kept.
 func TestCacheIsBounded(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(1)
+	onLAN(t, func(t *testing.T, n *memnet.Network) {
 		a := newNode(t, n, "ALPHA", 11, names.Config{CacheSize: 4})
 		short := newResponder(t, n, 30)
 		// A second responder with a long TTL for one name.
@@ -162,8 +158,7 @@ func TestCacheIsBounded(t *testing.T) {
 
 // Another host's NAME RELEASE drops its name from the cache at once.
 func TestReleaseForgetsCachedName(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(1)
+	onLAN(t, func(t *testing.T, n *memnet.Network) {
 		a := newNode(t, n, "ALPHA", 11, names.Config{})
 		r := newResponder(t, n, 300)
 		if _, err := resolve(t, a, "HBRAVO"); err != nil {
@@ -182,8 +177,7 @@ func TestReleaseForgetsCachedName(t *testing.T) {
 // also answers the other suffixes of NAME, an entry with another suffix
 // only itself. Our own active names come first, from our interfaces.
 func TestStaticEntriesAndOwnNames(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(1)
+	onLAN(t, func(t *testing.T, n *memnet.Network) {
 		far := netip.MustParseAddr("198.51.100.7")
 		a := newNode(t, n, "ALPHA", 11, names.Config{Static: []names.Static{
 			{Name: netbios.MustNew("FAROFF", 0), Addr: far},

@@ -131,8 +131,7 @@ func TestQueriesAnsweredForOwnedNamesOnly(t *testing.T) {
 
 // A name still being registered is not answered for: it is not ours yet.
 func TestQueryDuringRegistrationIsNotAnswered(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		n := memnet.New(1)
+	onLAN(t, func(t *testing.T, n *memnet.Network) {
 		a := newNode(t, n, "ALPHA", 11, names.Config{})
 		p := newPeer(t, n, "PEER", 50)
 		p.send(40000, lanBcast, nbns.NameQuery(1, alpha, true))

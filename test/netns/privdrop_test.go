@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mailslot/mailslot/internal/netnstest"
+	"github.com/mailslot/mailslot/internal/privdrop"
 	"golang.org/x/sys/unix"
 )
 
@@ -66,9 +67,10 @@ func TestDroppedAgentServesLaterInterfaces(t *testing.T) {
 // capability but the kept ones, which exactly one thread holds.
 func checkDroppedCaps(t *testing.T, pid int, uid string) {
 	t.Helper()
-	keep := uint64(1) << unix.CAP_NET_BIND_SERVICE
-	if kernelBefore(5, 7) {
-		keep |= 1 << unix.CAP_NET_RAW // SO_BINDTODEVICE needed it before 5.7
+	// CAP_NET_BIND_SERVICE, and CAP_NET_RAW before Linux 5.7.
+	keep := privdrop.Needed()
+	if keep&(1<<unix.CAP_NET_BIND_SERVICE) == 0 || keep&^(1<<unix.CAP_NET_BIND_SERVICE|1<<unix.CAP_NET_RAW) != 0 {
+		t.Fatalf("privdrop.Needed() = %#x", keep)
 	}
 	self, err := taskStatus(os.Getpid(), os.Getpid())
 	if err != nil {
@@ -138,15 +140,4 @@ func capField(t *testing.T, st map[string]string, k string) uint64 {
 		t.Fatalf("%s: %q: %v", k, st[k], err)
 	}
 	return v
-}
-
-// kernelBefore reports whether the running kernel is older than major.minor.
-func kernelBefore(major, minor int) bool {
-	var u unix.Utsname
-	if unix.Uname(&u) != nil {
-		return false
-	}
-	var ma, mi int
-	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi)
-	return ma < major || ma == major && mi < minor
 }
