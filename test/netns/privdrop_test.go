@@ -54,6 +54,7 @@ func TestDroppedAgentServesLaterInterfaces(t *testing.T) {
 		t.Fatalf("%v %s", err, out)
 	}
 	waitName(t, peer, "DROPPED", late.Addr)
+	waitName(t, late, "DPEER", peer.Addr) // the sender's agent is up too
 	in := listen(t, late, `\\.\mailslot\lab\late`, "--allow-remote")
 	mustMS(t, peer, "send", `\\DROPPED\mailslot\lab\late`, "after the drop")
 	in.expectOnce("after the drop", "DPEER", peer.Addr)

@@ -3,6 +3,7 @@
 package netns
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -23,15 +24,30 @@ func TestSimultaneousAgentsOneOwner(t *testing.T) {
 	lo, hi := lab.AddHost("twinlo"), lab.AddHost("twinhi")
 	a := startAgent(t, hi, "TWIN")
 	b := startAgent(t, lo, "TWIN")
-	settled := func(tab agentproto.NameTable) bool {
-		s := nameState(tab, "TWIN<00>")
-		return s != "" && s != names.Registering.String()
+	// The agents' sockets may not exist yet: poll until both answer and
+	// neither is still registering.
+	state := func(h *netnstest.Host) string {
+		r := ms(h, "names", "--json")
+		var tab agentproto.NameTable
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &tab) != nil {
+			return ""
+		}
+		return nameState(tab, "TWIN<00>")
 	}
-	waitTable(t, lo, settled)
-	waitTable(t, hi, settled)
+	deadline := time.Now().Add(startTimeout)
+	for {
+		slo, shi := state(lo), state(hi)
+		if slo != "" && shi != "" && slo != names.Registering.String() && shi != names.Registering.String() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("TWIN<00> still %q on %v and %q on %v after %v", slo, lo.Addr, shi, hi.Addr, startTimeout)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 	// A refusal may still come within names.LateRefusal.
 	time.Sleep(names.LateRefusal + time.Second)
-	slo, shi := nameState(table(t, lo), "TWIN<00>"), nameState(table(t, hi), "TWIN<00>")
+	slo, shi := state(lo), state(hi)
 	t.Logf("TWIN<00>: %s on %v, %s on %v", slo, lo.Addr, shi, hi.Addr)
 	active, conflict := names.Active.String(), names.Conflict.String()
 	if !(slo == active && shi == conflict) && !(slo == conflict && shi == active) {
