@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -81,6 +82,26 @@ func waitResolvable(t *testing.T, from *netnstest.Host, name, ip string) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// win98Popup is a Windows 98 `net send` from WIN98USER on host WIN98 (at
+// src) to the workgroup, as reference §6.1 captured it: DIRECT_GROUP to
+// WG<00>, data at offset 88 after one pad byte 0x42.
+func win98Popup(t *testing.T, src netip.Addr, id uint16, text string) []byte {
+	t.Helper()
+	m := dgram.Message{Group: true, ID: id, SourceIP: src, Source: netbios.MustNew("WIN98", 0),
+		Dest: netbios.MustNew(workgroup, 0), Mailslot: `\MAILSLOT\MESSNGR`,
+		Data: []byte("WIN98USER\x00" + workgroup + "\x00" + text + "\x00")}
+	b, err := m.Append(nil, smbmail.Windows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const smbStart, dataOff = 82, 88
+	if b[smbStart+dataOff-2] != 0 || string(b[smbStart+dataOff:smbStart+dataOff+9]) != "WIN98USER" {
+		t.Fatalf("layout: % x", b[smbStart+70:])
+	}
+	b[smbStart+dataOff-1] = 0x42
+	return b
 }
 
 // Messenger: net send between agents by name, to a user and to the
@@ -162,20 +183,7 @@ func TestMessenger(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		// Reference §6.1: a Win98 net send to the workgroup, DIRECT_GROUP
-		// to WG<00>, data at offset 88 after one pad byte 0x42.
-		m := dgram.Message{Group: true, ID: 0x0198, SourceIP: peer.Addr, Source: netbios.MustNew("WIN98", 0),
-			Dest: netbios.MustNew(workgroup, 0), Mailslot: `\MAILSLOT\MESSNGR`,
-			Data: []byte("WIN98USER\x00" + workgroup + "\x00HELLO WORLD\x00")}
-		b, err := m.Append(nil, smbmail.Windows)
-		if err != nil {
-			t.Fatal(err)
-		}
-		const smbStart, dataOff = 82, 88
-		if b[smbStart+dataOff-2] != 0 || string(b[smbStart+dataOff:smbStart+dataOff+9]) != "WIN98USER" {
-			t.Fatalf("layout: % x", b[smbStart+70:])
-		}
-		b[smbStart+dataOff-1] = 0x42
+		b := win98Popup(t, peer.Addr, 0x0198, "HELLO WORLD")
 		if _, err := c.WriteTo(b, &net.UDPAddr{IP: peer.Broadcast.AsSlice(), Port: 138}); err != nil {
 			t.Fatal(err)
 		}
