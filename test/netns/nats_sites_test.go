@@ -104,6 +104,9 @@ func TestNATSSitesBrowse(t *testing.T) {
 				e, ok := hasHost(l, "NMBD1")
 				return ok && e.Master
 			})
+			if out := mustMS(t, h, "browse").stdout; !strings.Contains(out, "master browser of "+workgroup+": NMBD1") {
+				t.Errorf("%s: browse printed:\n%s", h, out)
+			}
 		}
 	})
 }
