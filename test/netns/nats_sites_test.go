@@ -115,7 +115,8 @@ func TestNATSSitesBrowse(t *testing.T) {
 // host on the other subnet (both ways), to the workgroup, and from a
 // Windows 98 host without an agent, bridged by its subnet's gateway. B2
 // refuses popups from subnet 1 (--messenger-deny-net): the policy judges
-// the sender's own address, whichever path the popup took.
+// the sender's own address, whichever path the popup took. A user's
+// USER<03> on another site is not reached (docs/design.md).
 func TestNATSSitesMessenger(t *testing.T) {
 	t.Parallel()
 	netnstest.Tool(t, "nmblookup")
@@ -192,6 +193,27 @@ func TestNATSSitesMessenger(t *testing.T) {
 			}
 		}
 		refusedAtB2(t, before, "FROM A LAN WITHOUT AGENT")
+	})
+
+	t.Run("ToUserOnAnotherSiteIsNotResolved", func(t *testing.T) {
+		// ROOT<03> is registered on subnet 2 only, and the directory lists
+		// hosts, not users: the command fails, and nothing is sent.
+		msgr := b1.Start(mailslotBin, "messenger", "--no-desktop")
+		if _, err := msgr.WaitOutput(`messenger ready.*name=ROOT`, startTimeout); err != nil {
+			t.Fatal(err)
+		}
+		waitResolvable(t, b2, "ROOT#03", b1.Addr.String())
+		r := ms(a1, "net", "send", "root", "for root on site two")
+		t.Logf("net send root: %v", r)
+		if r.code != 1 || !strings.Contains(r.stderr, "ROOT") {
+			t.Errorf("net send to a user on another site: %v", r)
+		}
+		time.Sleep(quietPeriod)
+		for _, p := range popups(t, b1) {
+			if p.Text == "for root on site two" {
+				t.Errorf("B1 showed %+v", p)
+			}
+		}
 	})
 
 	// A popup shown twice would be a duplicate delivery: each was checked
