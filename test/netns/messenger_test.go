@@ -84,6 +84,22 @@ func waitResolvable(t *testing.T, from *netnstest.Host, name, ip string) {
 	}
 }
 
+// sendPopup runs `mailslot net send to text` on from, the agent host
+// fromName, and checks that to shows it once: a popup from ROOT to TO
+// (upper-cased), sent by fromName from its own address.
+func sendPopup(t *testing.T, from, to *netnstest.Host, fromName, toName, text string) {
+	t.Helper()
+	r := mustMS(t, from, append([]string{"net", "send", toName}, strings.Fields(text)...)...)
+	if !strings.Contains(r.stdout, "successfully sent to "+toName) {
+		t.Errorf("net send said %q", r.stdout)
+	}
+	p := waitPopup(t, to, text)
+	if len(p) != 1 || p[0].From != "ROOT" || p[0].To != strings.ToUpper(toName) || p[0].Host != fromName || p[0].Group ||
+		p[0].Addr != from.Addr.String()+":138" {
+		t.Errorf("%s: %+v", to, p)
+	}
+}
+
 // win98Popup is a Windows 98 `net send` from WIN98USER on host WIN98 (at
 // src) to the workgroup, as reference §6.1 captured it: DIRECT_GROUP to
 // WG<00>, data at offset 88 after one pad byte 0x42.
@@ -130,15 +146,7 @@ func TestMessenger(t *testing.T) {
 	waitName(t, peer, "CHARLIE", charlie.Addr)
 
 	t.Run("ByName", func(t *testing.T) {
-		r := mustMS(t, alpha, "net", "send", "bravo", "hello", "from", "alpha")
-		if !strings.Contains(r.stdout, "successfully sent to bravo") {
-			t.Errorf("net send said %q", r.stdout)
-		}
-		p := waitPopup(t, bravo, "hello from alpha")
-		if len(p) != 1 || p[0].From != "ROOT" || p[0].To != "BRAVO" || p[0].Host != "ALPHA" || p[0].Group ||
-			!strings.HasPrefix(p[0].Addr, alpha.Addr.String()+":138") {
-			t.Errorf("%+v", p)
-		}
+		sendPopup(t, alpha, bravo, "ALPHA", "bravo", "hello from alpha")
 		got := pty.ReadUntil("hello from alpha", deliverTimeout)
 		if !strings.Contains(got, "Message from ROOT to BRAVO on ALPHA") || !strings.Contains(got, "hello from alpha") {
 			t.Errorf("terminal got %q", got)

@@ -4,6 +4,7 @@ package netns
 
 import (
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,19 @@ func startSites(t *testing.T, n *natsLab, flags func(name string) []string) (a1,
 	return a1, b1, b2
 }
 
+// waitListed waits until h's browse list has host name of our workgroup,
+// and checks its comment and address (the host's own).
+func waitListed(t *testing.T, h *netnstest.Host, name, comment string, addr netip.Addr, timeout time.Duration) {
+	t.Helper()
+	l := waitBrowse(t, h, name, timeout, func(l []browseEntry) bool {
+		_, ok := hasHost(l, name)
+		return ok
+	})
+	if e, _ := hasHost(l, name); e.Workgroup != workgroup || e.Comment != comment || e.Addr != addr.String() {
+		t.Errorf("%s lists %+v, want workgroup %s, comment %q, address %v", h, e, workgroup, comment, addr)
+	}
+}
+
 // Browse lists across sites: nmbd, the local master browser of subnet 1,
 // and the agent host of subnet 1 are in the browse lists of both agents of
 // subnet 2 (the gateway, and the agent that hears the gateway's
@@ -58,36 +72,17 @@ func TestNATSSitesBrowse(t *testing.T) {
 
 	t.Run("Subnet2ListsNmbd", func(t *testing.T) {
 		for _, h := range []*netnstest.Host{b1, b2} {
-			l := waitBrowse(t, h, "NMBD1 from subnet 1", browseWait, func(l []browseEntry) bool {
-				_, ok := hasHost(l, "NMBD1")
-				return ok
-			})
-			if e, _ := hasHost(l, "NMBD1"); e.Workgroup != workgroup || e.Comment != "site one nmbd" || e.Addr != n1.Addr.String() {
-				t.Errorf("%s lists %+v, want workgroup %s, comment %q, address %v", h, e, workgroup, "site one nmbd", n1.Addr)
-			}
+			waitListed(t, h, "NMBD1", "site one nmbd", n1.Addr, browseWait)
 		}
 	})
 
 	t.Run("Subnet2ListsSubnet1Agent", func(t *testing.T) {
 		for _, h := range []*netnstest.Host{b1, b2} {
-			l := waitBrowse(t, h, "A1 from subnet 1", startTimeout, func(l []browseEntry) bool {
-				_, ok := hasHost(l, "A1")
-				return ok
-			})
-			if e, _ := hasHost(l, "A1"); e.Workgroup != workgroup || e.Comment != "agent A1" || e.Addr != a1.Addr.String() {
-				t.Errorf("%s lists %+v, want workgroup %s, comment %q, address %v", h, e, workgroup, "agent A1", a1.Addr)
-			}
+			waitListed(t, h, "A1", "agent A1", a1.Addr, startTimeout)
 		}
-		l := waitBrowse(t, a1, "B1 and B2 from subnet 2", startTimeout, func(l []browseEntry) bool {
-			_, ok1 := hasHost(l, "B1")
-			_, ok2 := hasHost(l, "B2")
-			return ok1 && ok2
-		})
 		for _, h := range []*netnstest.Host{b1, b2} {
 			name := strings.ToUpper(h.Role)
-			if e, _ := hasHost(l, name); e.Comment != "agent "+name || e.Addr != h.Addr.String() {
-				t.Errorf("A1 lists %+v, want comment %q, address %v", e, "agent "+name, h.Addr)
-			}
+			waitListed(t, a1, name, "agent "+name, h.Addr, startTimeout)
 		}
 	})
 
@@ -148,20 +143,8 @@ func TestNATSSitesMessenger(t *testing.T) {
 	}
 
 	t.Run("ByName", func(t *testing.T) {
-		r := mustMS(t, a1, "net", "send", "B1", "hello", "site", "two")
-		if !strings.Contains(r.stdout, "successfully sent to B1") {
-			t.Errorf("net send said %q", r.stdout)
-		}
-		p := waitPopup(t, b1, "hello site two")
-		if len(p) != 1 || p[0].From != "ROOT" || p[0].To != "B1" || p[0].Host != "A1" || p[0].Group ||
-			p[0].Addr != a1.Addr.String()+":138" {
-			t.Errorf("B1: %+v", p)
-		}
-		mustMS(t, b2, "net", "send", "a1", "hello site one")
-		p = waitPopup(t, a1, "hello site one")
-		if len(p) != 1 || p[0].To != "A1" || p[0].Host != "B2" || p[0].Group || p[0].Addr != b2.Addr.String()+":138" {
-			t.Errorf("A1: %+v", p)
-		}
+		sendPopup(t, a1, b1, "A1", "B1", "hello site two")
+		sendPopup(t, b2, a1, "B2", "a1", "hello site one")
 	})
 
 	t.Run("Workgroup", func(t *testing.T) {
