@@ -16,9 +16,10 @@ import (
 // work across sites through the NATS link, with real peers (nmbd, a
 // Windows 98 popup from a raw socket) on the LANs.
 
-// browseWait bounds the waits that depend on nmbd's own timers: it files
-// announcements only once it is its subnet's local master (about 25 s,
-// reference §10.3), and announces itself on its own schedule.
+// browseWait bounds the waits for a browse list: nmbd files announcements
+// only once it is its subnet's local master (about 25 s, reference §10.3)
+// and announces on its own schedule; the agents' scaled announcements
+// come up to 36 s apart.
 const browseWait = 90 * time.Second
 
 // startSites adds A1 on subnet 1 and B1, B2 on subnet 2 (so subnet 2 has a
@@ -41,9 +42,9 @@ func startSites(t *testing.T, n *natsLab, flags func(name string) []string) (a1,
 
 // waitListed waits until h's browse list has host name of our workgroup,
 // and checks its comment and address (the host's own).
-func waitListed(t *testing.T, h *netnstest.Host, name, comment string, addr netip.Addr, timeout time.Duration) {
+func waitListed(t *testing.T, h *netnstest.Host, name, comment string, addr netip.Addr) {
 	t.Helper()
-	l := waitBrowse(t, h, name, timeout, func(l []browseEntry) bool {
+	l := waitBrowse(t, h, name, browseWait, func(l []browseEntry) bool {
 		_, ok := hasHost(l, name)
 		return ok
 	})
@@ -54,9 +55,10 @@ func waitListed(t *testing.T, h *netnstest.Host, name, comment string, addr neti
 
 // Browse lists across sites: nmbd, the local master browser of subnet 1,
 // and the agent host of subnet 1 are in the browse lists of both agents of
-// subnet 2 (the gateway, and the agent that hears the gateway's
-// rebroadcast); the agent hosts of subnet 2 are in nmbd's browse.dat,
-// through the rebroadcast of subnet 1's gateway.
+// subnet 2 (the gateway, and the other one, which drops the gateway's
+// rebroadcast and takes the copy from NATS), with their own addresses; the
+// agent hosts of subnet 2 are in A1's list, and in nmbd's browse.dat
+// through the rebroadcast of A1, the gateway of subnet 1.
 func TestNATSSitesBrowse(t *testing.T) {
 	t.Parallel()
 	netnstest.Tool(t, "nmbd", "nmblookup", "smbcontrol")
@@ -72,17 +74,17 @@ func TestNATSSitesBrowse(t *testing.T) {
 
 	t.Run("Subnet2ListsNmbd", func(t *testing.T) {
 		for _, h := range []*netnstest.Host{b1, b2} {
-			waitListed(t, h, "NMBD1", "site one nmbd", n1.Addr, browseWait)
+			waitListed(t, h, "NMBD1", "site one nmbd", n1.Addr)
 		}
 	})
 
 	t.Run("Subnet2ListsSubnet1Agent", func(t *testing.T) {
 		for _, h := range []*netnstest.Host{b1, b2} {
-			waitListed(t, h, "A1", "agent A1", a1.Addr, startTimeout)
+			waitListed(t, h, "A1", "agent A1", a1.Addr)
 		}
 		for _, h := range []*netnstest.Host{b1, b2} {
 			name := strings.ToUpper(h.Role)
-			waitListed(t, a1, name, "agent "+name, h.Addr, startTimeout)
+			waitListed(t, a1, name, "agent "+name, h.Addr)
 		}
 	})
 
