@@ -103,6 +103,12 @@ func (a *Agent) Overhear(n netbios.Name) {
 	a.overheard.Store(&m)
 }
 
+// Receives reports whether the datagram service delivers writes sent to
+// n here: one of the agent's active names, or a name a service overhears.
+// A link delivers what it receives by the same rule, so an agent hears
+// through it what it would hear on the sender's LAN.
+func (a *Agent) Receives(n netbios.Name) bool { return a.OwnsName(n) || a.overhears(n) }
+
 // overhears runs for every datagram to a name we do not own: no lock.
 func (a *Agent) overhears(n netbios.Name) bool {
 	m := a.overheard.Load()

@@ -149,7 +149,10 @@ func (s *Service) HandleMailslot(in *agent.Inbound) {
 	}
 	ip := in.Src.Addr()
 	// A popup written on this host (net send to ourselves) has no network
-	// source to judge.
+	// source to judge, and one from a linked site (a link's Dispatch, also
+	// without an interface) comes through the NATS trust boundary: both
+	// count as local, so `net send` works across sites by default. Deny and
+	// allow lists still judge the sender's claimed address.
 	local := in.Ifindex == 0 || s.a.OnLocalSubnet(ip)
 	if c := s.cfg.Policy.admitSource(ip, local, &s.C); c != nil {
 		c.Add(1)

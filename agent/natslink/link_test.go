@@ -176,8 +176,14 @@ func (s *site) peer(name, seg string, x byte) *peer {
 // broadcast sends a DIRECT_GROUP write to TESTGRP<00> on the peer's LAN.
 func (p *peer) broadcast(t *testing.T, id uint16, slot, text string) {
 	t.Helper()
+	p.broadcastTo(t, netbios.MustNew(testWG, 0), id, slot, text)
+}
+
+// broadcastTo sends a DIRECT_GROUP write to dest on the peer's LAN.
+func (p *peer) broadcastTo(t *testing.T, dest netbios.Name, id uint16, slot, text string) {
+	t.Helper()
 	m := dgram.Message{Group: true, ID: id, SourceIP: p.i.IP(), Source: netbios.MustNew(p.h.Name(), 0),
-		Dest: netbios.MustNew(testWG, 0), Mailslot: smbmail.Prefix + slot, Data: []byte(text)}
+		Dest: dest, Mailslot: smbmail.Prefix + slot, Data: []byte(text)}
 	b, err := m.Append(nil, smbmail.Windows)
 	if err != nil {
 		t.Fatal(err)

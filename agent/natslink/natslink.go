@@ -386,9 +386,10 @@ func (l *Link) Unique(host netbios.Name, path string, data []byte) error {
 	return nil
 }
 
-// onBcast takes a group write from NATS: delivered here if we own the
-// destination, rebroadcast on each LAN we are the gateway of and that did
-// not get it already, never published again.
+// onBcast takes a group write from NATS: delivered here if the agent
+// receives the destination (its names, and those a service overhears, as
+// the browser's WG<1d>), rebroadcast on each LAN we are the gateway of and
+// that did not get it already, never published again.
 func (l *Link) onBcast(msg *nats.Msg) {
 	m, ok := l.inbound(msg, "bcast", true, lastToken(msg.Subject))
 	if !ok {
@@ -403,7 +404,7 @@ func (l *Link) onBcast(msg *nats.Msg) {
 		return
 	}
 	in := m.inbound()
-	if l.a.OwnsName(m.Dest) {
+	if l.a.Receives(m.Dest) {
 		l.a.Router().Dispatch(&in)
 	}
 	for _, i := range l.a.Interfaces() {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -83,6 +84,42 @@ func waitResolvable(t *testing.T, from *netnstest.Host, name, ip string) {
 	}
 }
 
+// sendPopup runs `mailslot net send to text` on from, the agent host
+// fromName, and checks that to shows it once: a popup from ROOT to TO
+// (upper-cased), sent by fromName from its own address.
+func sendPopup(t *testing.T, from, to *netnstest.Host, fromName, toName, text string) {
+	t.Helper()
+	r := mustMS(t, from, append([]string{"net", "send", toName}, strings.Fields(text)...)...)
+	if !strings.Contains(r.stdout, "successfully sent to "+toName) {
+		t.Errorf("net send said %q", r.stdout)
+	}
+	p := waitPopup(t, to, text)
+	if len(p) != 1 || p[0].From != "ROOT" || p[0].To != strings.ToUpper(toName) || p[0].Host != fromName || p[0].Group ||
+		p[0].Addr != from.Addr.String()+":138" {
+		t.Errorf("%s: %+v", to, p)
+	}
+}
+
+// win98Popup is a Windows 98 `net send` from WIN98USER on host WIN98 (at
+// src) to the workgroup, as reference §6.1 captured it: DIRECT_GROUP to
+// WG<00>, data at offset 88 after one pad byte 0x42.
+func win98Popup(t *testing.T, src netip.Addr, id uint16, text string) []byte {
+	t.Helper()
+	m := dgram.Message{Group: true, ID: id, SourceIP: src, Source: netbios.MustNew("WIN98", 0),
+		Dest: netbios.MustNew(workgroup, 0), Mailslot: `\MAILSLOT\MESSNGR`,
+		Data: []byte("WIN98USER\x00" + workgroup + "\x00" + text + "\x00")}
+	b, err := m.Append(nil, smbmail.Windows)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const smbStart, dataOff = 82, 88
+	if b[smbStart+dataOff-2] != 0 || string(b[smbStart+dataOff:smbStart+dataOff+9]) != "WIN98USER" {
+		t.Fatalf("layout: % x", b[smbStart+70:])
+	}
+	b[smbStart+dataOff-1] = 0x42
+	return b
+}
+
 // Messenger: net send between agents by name, to a user and to the
 // workgroup; a Windows 98 popup from a raw socket; the anti-spam policy on
 // the wire; a popup on a terminal; tshark judges every MESSNGR frame.
@@ -109,15 +146,7 @@ func TestMessenger(t *testing.T) {
 	waitName(t, peer, "CHARLIE", charlie.Addr)
 
 	t.Run("ByName", func(t *testing.T) {
-		r := mustMS(t, alpha, "net", "send", "bravo", "hello", "from", "alpha")
-		if !strings.Contains(r.stdout, "successfully sent to bravo") {
-			t.Errorf("net send said %q", r.stdout)
-		}
-		p := waitPopup(t, bravo, "hello from alpha")
-		if len(p) != 1 || p[0].From != "ROOT" || p[0].To != "BRAVO" || p[0].Host != "ALPHA" || p[0].Group ||
-			!strings.HasPrefix(p[0].Addr, alpha.Addr.String()+":138") {
-			t.Errorf("%+v", p)
-		}
+		sendPopup(t, alpha, bravo, "ALPHA", "bravo", "hello from alpha")
 		got := pty.ReadUntil("hello from alpha", deliverTimeout)
 		if !strings.Contains(got, "Message from ROOT to BRAVO on ALPHA") || !strings.Contains(got, "hello from alpha") {
 			t.Errorf("terminal got %q", got)
@@ -162,20 +191,7 @@ func TestMessenger(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
-		// Reference §6.1: a Win98 net send to the workgroup, DIRECT_GROUP
-		// to WG<00>, data at offset 88 after one pad byte 0x42.
-		m := dgram.Message{Group: true, ID: 0x0198, SourceIP: peer.Addr, Source: netbios.MustNew("WIN98", 0),
-			Dest: netbios.MustNew(workgroup, 0), Mailslot: `\MAILSLOT\MESSNGR`,
-			Data: []byte("WIN98USER\x00" + workgroup + "\x00HELLO WORLD\x00")}
-		b, err := m.Append(nil, smbmail.Windows)
-		if err != nil {
-			t.Fatal(err)
-		}
-		const smbStart, dataOff = 82, 88
-		if b[smbStart+dataOff-2] != 0 || string(b[smbStart+dataOff:smbStart+dataOff+9]) != "WIN98USER" {
-			t.Fatalf("layout: % x", b[smbStart+70:])
-		}
-		b[smbStart+dataOff-1] = 0x42
+		b := win98Popup(t, peer.Addr, 0x0198, "HELLO WORLD")
 		if _, err := c.WriteTo(b, &net.UDPAddr{IP: peer.Broadcast.AsSlice(), Port: 138}); err != nil {
 			t.Fatal(err)
 		}
