@@ -241,7 +241,7 @@ func (l *Link) Locate(ctx context.Context, host netbios.Name, ask bool) bool {
 		// Ask as for NAME<00>, but only an agent host will do.
 		return l.Locate(ctx, netbios.MustNew(host.Base(), netbios.Workstation), true) && l.isAgentHost(host.Base())
 	}
-	if _, ok := l.relays.get(host.Base()); ok {
+	if _, ok := l.relays.get(nameBase(&host)); ok {
 		return true
 	}
 	if !ask || !l.Connected() {
