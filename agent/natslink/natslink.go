@@ -111,10 +111,10 @@ type Link struct {
 	out   *outbox
 	// sending is the publisher's set of batches, reused.
 	sending []*batch
-	seen  *recent.Table // keys of writes delivered here lately
-	dir   *directory
-	limit *limiter // per sender, on what arrives from NATS
-	M     Metrics
+	seen    *recent.Table // keys of writes delivered here lately
+	dir     *directory
+	limit   *limiter // per sender, on what arrives from NATS
+	M       Metrics
 	// upSince is when the connection last came up (UnixNano; 0 = down).
 	upSince atomic.Int64
 	dgramID atomic.Uint32
