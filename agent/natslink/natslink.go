@@ -123,6 +123,9 @@ type Link struct {
 	// replyPending is set while an answer to newcomers is scheduled.
 	replyPending atomic.Bool
 	subs         []*nats.Subscription
+	// recv is the strings kept by receive, one set per subscription for
+	// writes (nats.go calls a subscription's handler from one goroutine).
+	recv [3]recvCache
 	once         sync.Once
 	done         chan struct{}
 }
@@ -429,32 +432,33 @@ func (l *Link) receive(msg *nats.Msg, kind string) {
 		}
 		return
 	}
-	// The path and its checks are kept from one record to the next: the
-	// writes of a batch usually share one.
-	var (
-		origin, path, mailslot string
-		pathOK, echo           bool
-	)
+	// The strings of the last origin and path are kept from one record to
+	// the next and across envelopes: the writes of a batch, and a stream of
+	// batches, usually share them.
+	c := &l.recv[kindIndex(kind)]
 	err := walkEnvelope(msg.Data, func(o []byte, r *record) {
-		if origin == "" && len(o) > 0 {
-			origin, echo = string(o), string(o) == l.id
-		}
 		l.M.Received.Add(1)
-		if echo {
+		if string(o) != c.origin {
+			c.origin = string(o)
+		}
+		if c.origin == l.id {
 			return
 		}
-		if path == "" || string(r.path) != path {
-			path = string(r.path)
-			mailslot = smbmail.Prefix + path
-			pathOK = kind != kindBcast || tokenMatches(path, tok)
+		if c.path == "" || string(r.path) != c.path {
+			c.path = string(r.path)
+			c.mailslot = smbmail.Prefix + c.path
+			c.tok = ""
 		}
-		if !pathOK {
+		if c.tok != tok { // the path has not been checked against this subject yet
+			c.tok, c.tokOK = tok, kind != kindBcast || tokenMatches(c.path, tok)
+		}
+		if !c.tokOK {
 			l.M.Malformed.Add(1)
 			return
 		}
-		m := Message{Origin: origin, Source: r.source, Addr: r.addr, Path: path, Dest: r.dest, DgramID: r.id,
+		m := Message{Origin: c.origin, Source: r.source, Addr: r.addr, Path: c.path, Dest: r.dest, DgramID: r.id,
 			LANs: r.lans[:r.nlans], Data: r.data}
-		l.accept(&m, kind, mailslot)
+		l.accept(&m, kind, c.mailslot)
 	})
 	if err != nil {
 		l.M.Received.Add(1)
@@ -526,6 +530,22 @@ func (l *Link) unique(m *Message, in *agent.Inbound) {
 		in.Dest = netbios.MustNew(l.host.Base(), netbios.Messenger)
 	}
 	l.a.Router().Dispatch(in)
+}
+
+type recvCache struct {
+	origin, path, mailslot string
+	tok                    string // the subject token c.path was checked against
+	tokOK                  bool
+}
+
+func kindIndex(kind string) int {
+	switch kind {
+	case kindBcast:
+		return 0
+	case kindHost:
+		return 1
+	}
+	return 2
 }
 
 func lastToken(subject string) string { return subject[strings.LastIndexByte(subject, '.')+1:] }

@@ -76,7 +76,7 @@ func (o *outbox) add(subject []byte, m *Message) int {
 	}
 	b := o.open[string(subject)]
 	if b == nil || len(b.body)+size > o.maxBody || b.n == maxRecords {
-		b = o.start(string(subject))
+		b = o.start(subject)
 	}
 	b.body = m.appendRecord(b.body)
 	b.n++
@@ -90,7 +90,7 @@ func (o *outbox) add(subject []byte, m *Message) int {
 }
 
 // start opens a new batch for subject; o.mu is held.
-func (o *outbox) start(subject string) *batch {
+func (o *outbox) start(subject []byte) *batch {
 	var b *batch
 	if k := len(o.free); k > 0 {
 		b, o.free = o.free[k-1], o.free[:k-1]
@@ -98,10 +98,12 @@ func (o *outbox) start(subject string) *batch {
 	} else {
 		b = &batch{}
 	}
-	b.subject = subject
+	if b.subject != string(subject) { // a reused batch usually had the same subject: no allocation
+		b.subject = string(subject)
+	}
 	b.body = appendEnvelopeHeader(b.body, o.origin)
 	o.batches = append(o.batches, b)
-	o.open[subject] = b
+	o.open[b.subject] = b
 	return b
 }
 
