@@ -126,8 +126,8 @@ type Link struct {
 	// recv is the strings kept by receive, one set per subscription for
 	// writes (nats.go calls a subscription's handler from one goroutine).
 	recv [3]recvCache
-	once         sync.Once
-	done         chan struct{}
+	once sync.Once
+	done chan struct{}
 }
 
 // New connects agent a to NATS and installs the link in it (a.SetLink).
