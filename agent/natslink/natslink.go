@@ -109,8 +109,9 @@ type Link struct {
 	wgRaw [15]byte // the workgroup's name as on the wire
 	nc    *nats.Conn
 	out   *outbox
-	// sending is the publisher's set of batches, reused.
+	// sending is the publisher's set of batches, reused, under flushMu.
 	sending []*batch
+	flushMu sync.Mutex
 	seen    *recent.Table // keys of writes delivered here lately
 	dir     *directory
 	limit   *limiter // per sender, on what arrives from NATS
@@ -264,17 +265,28 @@ func (l *Link) subscribe() error {
 // Run publishes and keeps the directory until ctx ends, then says goodbye
 // and closes the connection.
 func (l *Link) Run(ctx context.Context) error {
-	tick := time.NewTicker(l.cfg.Announce)
-	defer tick.Stop()
+	// The directory's timer runs apart, so that the publisher's loop is a
+	// plain wait for work.
+	go func() {
+		tick := time.NewTicker(l.cfg.Announce)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				l.announce(false)
+				l.dir.expire(time.Now().Add(-3 * l.cfg.Announce))
+			case <-l.done:
+				return
+			}
+		}
+	}()
+	stop := context.AfterFunc(ctx, l.Close)
+	defer stop()
 	for {
 		select {
 		case <-l.out.kick:
 			l.flush()
-		case <-tick.C:
-			l.announce(false)
-			l.dir.expire(time.Now().Add(-3 * l.cfg.Announce))
-		case <-ctx.Done():
-			l.Close()
+		case <-l.done:
 			return nil
 		}
 	}
@@ -297,6 +309,8 @@ func (l *Link) Close() {
 // client copies it: the batch is reused). It runs on the publisher
 // goroutine only; it is the one place that may wait on the connection.
 func (l *Link) flush() {
+	l.flushMu.Lock() // Close may flush while Run does
+	defer l.flushMu.Unlock()
 	l.sending = l.out.take(l.sending)
 	for _, b := range l.sending {
 		if err := l.nc.Publish(b.subject, b.body); err != nil {
