@@ -3,6 +3,7 @@ package natslink
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/mailslot/mailslot/agent"
 	"github.com/mailslot/mailslot/agent/transport/memnet"
+	"github.com/mailslot/mailslot/wire/netbios"
 )
 
 // linkedAgent starts an agent on its own memnet segment of network n,
@@ -132,5 +134,56 @@ func TestFloodFromNATSIsLimited(t *testing.T) {
 	}
 	if others == 0 {
 		t.Fatal("the other senders were starved")
+	}
+}
+
+// The same in envelopes: an agent's envelope pays per envelope for all
+// its records, and what exceeds the limit is dropped; another program's
+// envelope (no origin) pays per claimed sender.
+func TestFloodInEnvelopesIsLimited(t *testing.T) {
+	srv, err := Embed(EmbedConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	b1, l := linkedAgent(t, memnet.New(5), "B1", "s2", 21, Config{Server: srv, RateIn: 1, BurstIn: 20})
+	sub := subscribe(t, b1, "flood")
+	nc, err := nats.Connect("", nats.InProcessServer(srv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	eventually(t, "the link is up", l.Connected)
+	write := func(src string, i int) Message {
+		return Message{Source: netbios.MustNew(src, 0), Dest: netbios.MustNew(testWG, 0), Path: "flood", DgramID: uint16(i),
+			Data: fmt.Appendf(nil, "%s%d", src, i)}
+	}
+	var flood, foreign []Message
+	for i := range 100 {
+		flood = append(flood, write("FLOODER", i))
+		foreign = append(foreign, write("NOAGENT", i), write(fmt.Sprintf("SPOOF%d", i), i))
+	}
+	subject := BcastSubject(testWG, "flood")
+	nc.Publish(subject, envelopeOf("FLOODERAGENT", flood...))
+	nc.Publish(subject, envelopeOf("OTHERAGENT", write("OTHER", 0)))
+	nc.Publish(subject, envelopeOf("", foreign...))
+	nc.Flush()
+	eventually(t, "everything processed", func() bool { return l.M.Received.Load() == 100+1+200 })
+	count := map[string]int{}
+	for len(sub.C) > 0 {
+		d := <-sub.C
+		count[strings.TrimRight(d.Source(), "0123456789")]++
+	}
+	// Never more than the burst per sender, however many records an
+	// envelope carries (senders sharing a bucket only get less), and the
+	// others are not starved.
+	if count["FLOODER"] == 0 || count["FLOODER"] > 20 || count["NOAGENT"] == 0 || count["NOAGENT"] > 20 {
+		t.Fatalf("delivered %v", count)
+	}
+	if count["OTHER"]+count["SPOOF"] == 0 {
+		t.Fatalf("the other senders were starved: %v", count)
+	}
+	if n := l.M.RateLimited.Load(); n < 160 {
+		t.Fatalf("%d rate-limited, want at least 160", n)
 	}
 }

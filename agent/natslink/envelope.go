@@ -119,33 +119,43 @@ func envelopeRecords(body []byte) (origin, records []byte, err error) {
 	return body[envHeaderLen : envHeaderLen+n], body[envHeaderLen+n:], nil
 }
 
-// walkEnvelope checks the whole envelope body, then calls fn for each
-// record in order. A malformed envelope is refused whole: fn is not
-// called. It never panics and allocates nothing; its work is bounded by
-// len(body) and maxRecords.
-func walkEnvelope(body []byte, fn func(origin []byte, r *record)) error {
+// envelope is an envelope whose every record has been checked.
+type envelope struct {
+	origin, records []byte
+	n               int // records
+}
+
+// parseEnvelope checks the whole envelope body: a malformed one is
+// refused whole. It never panics and allocates nothing; its work is
+// bounded by len(body) and maxRecords.
+func parseEnvelope(body []byte) (envelope, error) {
 	origin, recs, err := envelopeRecords(body)
 	if err != nil {
-		return err
+		return envelope{}, err
 	}
 	var r record
 	n := 0
 	for b := recs; len(b) > 0; n++ {
 		if n == maxRecords {
-			return bad("more than %d records", maxRecords)
+			return envelope{}, bad("more than %d records", maxRecords)
 		}
 		if b, err = r.decode(b); err != nil {
-			return err
+			return envelope{}, err
 		}
 	}
 	if n == 0 {
-		return bad("envelope without records")
+		return envelope{}, bad("envelope without records")
 	}
-	for b := recs; len(b) > 0; {
+	return envelope{origin: origin, records: recs, n: n}, nil
+}
+
+// each calls fn for each record, in order; r is reused.
+func (e *envelope) each(fn func(r *record)) {
+	var r record
+	for b := e.records; len(b) > 0; {
 		b, _ = r.decode(b)
-		fn(origin, &r)
+		fn(&r)
 	}
-	return nil
 }
 
 // decode reads one record from the start of b and returns the rest.

@@ -441,23 +441,48 @@ func (l *Link) receive(msg *nats.Msg, kind string) {
 			l.M.Malformed.Add(1)
 			return
 		}
-		if m.Origin != l.id { // else our own publication, echoed
+		key := m.Origin
+		if key == "" {
+			key = m.Source.Base()
+		}
+		switch {
+		case m.Origin == l.id: // our own publication, echoed
+		case !l.limit.allow(key):
+			l.M.RateLimited.Add(1)
+		default:
 			l.accept(&m, kind, smbmail.Prefix+m.Path)
 		}
 		return
 	}
+	e, err := parseEnvelope(msg.Data)
+	if err != nil {
+		l.M.Received.Add(1)
+		l.M.Malformed.Add(1)
+		return
+	}
+	l.M.Received.Add(uint64(e.n))
 	// The strings of the last origin and path are kept from one record to
 	// the next and across envelopes: the writes of a batch, and a stream of
 	// batches, usually share them.
 	c := &l.recv[kindIndex(kind)]
-	err := walkEnvelope(msg.Data, func(o []byte, r *record) {
-		l.M.Received.Add(1)
-		if string(o) != c.origin {
-			c.origin = string(o)
-		}
-		if c.origin == l.id {
+	if string(e.origin) != c.origin {
+		c.origin = string(e.origin)
+	}
+	if c.origin == l.id {
+		return
+	}
+	// An agent's writes pay the rate limit per envelope, and what exceeds
+	// it is dropped from the end; another program's, per record.
+	allowed := e.n
+	if c.origin != "" {
+		allowed = l.limit.take(c.origin, e.n)
+		l.M.RateLimited.Add(uint64(e.n - allowed))
+	}
+	e.each(func(r *record) {
+		if allowed == 0 {
 			return
 		}
+		allowed--
 		if c.path == "" || string(r.path) != c.path {
 			c.path = string(r.path)
 			c.mailslot = smbmail.Prefix + c.path
@@ -472,25 +497,17 @@ func (l *Link) receive(msg *nats.Msg, kind string) {
 		}
 		m := Message{Origin: c.origin, Source: r.source, Addr: r.addr, Path: c.path, Dest: r.dest, DgramID: r.id,
 			LANs: r.lans[:r.nlans], Data: r.data}
+		if c.origin == "" && !l.limit.allow(m.Source.Base()) {
+			l.M.RateLimited.Add(1)
+			return
+		}
 		l.accept(&m, kind, c.mailslot)
 	})
-	if err != nil {
-		l.M.Received.Add(1)
-		l.M.Malformed.Add(1)
-	}
 }
 
-// accept checks one write from NATS against the sender's rate and the
-// size limit, and hands it on by kind. mailslot is `\MAILSLOT\` + m.Path.
+// accept checks one write from NATS, which passed the sender's rate limit,
+// against the size limit, and hands it on by kind. mailslot is `\MAILSLOT\` + m.Path.
 func (l *Link) accept(m *Message, kind, mailslot string) {
-	key := m.Origin
-	if key == "" {
-		key = m.Source.Base()
-	}
-	if !l.limit.allow(key) {
-		l.M.RateLimited.Add(1)
-		return
-	}
 	if len(m.Data) > l.a.MaxPayload(m.Path, kind == kindBcast) {
 		l.M.Oversize.Add(1)
 		return

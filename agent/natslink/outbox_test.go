@@ -30,12 +30,13 @@ func TestOutboxBatchesBySubject(t *testing.T) {
 	}
 	for i, want := range []string{"013", "24"} {
 		got := ""
-		err := walkEnvelope(bs[i].body, func(o []byte, r *record) {
-			if string(o) != "ORIGIN" {
-				t.Errorf("origin %q", o)
+		recs, err := walkAll(t, bs[i].body)
+		for _, r := range recs {
+			if r.Origin != "ORIGIN" {
+				t.Errorf("origin %q", r.Origin)
 			}
-			got += string(r.data)
-		})
+			got += r.Data
+		}
 		if err != nil || got != want {
 			t.Errorf("batch %d: %q, %v; want %q", i, got, err, want)
 		}
