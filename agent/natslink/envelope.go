@@ -149,13 +149,14 @@ func parseEnvelope(body []byte) (envelope, error) {
 	return envelope{origin: origin, records: recs, n: n}, nil
 }
 
-// each calls fn for each record, in order; r is reused.
-func (e *envelope) each(fn func(r *record)) {
-	var r record
-	for b := e.records; len(b) > 0; {
-		b, _ = r.decode(b)
-		fn(&r)
+// next decodes the next record into r (the caller's, so that it stays on
+// its stack); false when there are no more.
+func (e *envelope) next(r *record) bool {
+	if len(e.records) == 0 {
+		return false
 	}
+	e.records, _ = r.decode(e.records)
+	return true
 }
 
 // decode reads one record from the start of b and returns the rest.

@@ -28,10 +28,10 @@ func walkAll(t testing.TB, body []byte) ([]decoded, error) {
 		return nil, err
 	}
 	var out []decoded
-	e.each(func(r *record) {
+	for r := new(record); e.next(r); {
 		out = append(out, decoded{Origin: string(e.origin), Source: r.source, Dest: r.dest, ID: r.id, Addr: r.addr,
 			LANs: append([]netip.Prefix{}, r.lans[:r.nlans]...), Path: string(r.path), Data: string(r.data)})
-	})
+	}
 	if len(out) != e.n {
 		t.Fatalf("%d records, parseEnvelope counted %d", len(out), e.n)
 	}

@@ -478,11 +478,8 @@ func (l *Link) receive(msg *nats.Msg, kind string) {
 		allowed = l.limit.take(c.origin, e.n)
 		l.M.RateLimited.Add(uint64(e.n - allowed))
 	}
-	e.each(func(r *record) {
-		if allowed == 0 {
-			return
-		}
-		allowed--
+	r := &c.r
+	for ; allowed > 0 && e.next(r); allowed-- {
 		if c.path == "" || string(r.path) != c.path {
 			c.path = string(r.path)
 			c.mailslot = smbmail.Prefix + c.path
@@ -493,16 +490,16 @@ func (l *Link) receive(msg *nats.Msg, kind string) {
 		}
 		if !c.tokOK {
 			l.M.Malformed.Add(1)
-			return
+			continue
 		}
 		m := Message{Origin: c.origin, Source: r.source, Addr: r.addr, Path: c.path, Dest: r.dest, DgramID: r.id,
 			LANs: r.lans[:r.nlans], Data: r.data}
 		if c.origin == "" && !l.limit.allow(m.Source.Base()) {
 			l.M.RateLimited.Add(1)
-			return
+			continue
 		}
 		l.accept(&m, kind, c.mailslot)
-	})
+	}
 }
 
 // accept checks one write from NATS, which passed the sender's rate limit,
@@ -564,6 +561,7 @@ func (l *Link) unique(m *Message, in *agent.Inbound) {
 }
 
 type recvCache struct {
+	r                      record // decoded here, not on the stack: its subnets end up in the Message, which escapes
 	origin, path, mailslot string
 	tok                    string // the subject token c.path was checked against
 	tokOK                  bool
