@@ -93,6 +93,13 @@ func (m *Message) appendRecord(b []byte) []byte {
 	return append(b, m.Data...)
 }
 
+// envError is a decoding error of the envelope: a constant, so that
+// refusing garbage allocates nothing either. It wraps errBadMessage.
+type envError string
+
+func (e envError) Error() string { return "natslink: bad envelope: " + string(e) }
+func (envError) Unwrap() error   { return errBadMessage }
+
 // record is one decoded record; its slices alias the envelope.
 type record struct {
 	source, dest netbios.Name
@@ -107,14 +114,14 @@ type record struct {
 // origin and the records, not yet checked.
 func envelopeRecords(body []byte) (origin, records []byte, err error) {
 	if len(body) < envHeaderLen || !isEnvelope(body) {
-		return nil, nil, bad("short envelope")
+		return nil, nil, envError("short envelope")
 	}
-	if v := body[len(EnvelopeMagic)]; v != EnvelopeVersion {
-		return nil, nil, bad("envelope version %d", v)
+	if body[len(EnvelopeMagic)] != EnvelopeVersion {
+		return nil, nil, envError("unknown version")
 	}
 	n := int(body[len(EnvelopeMagic)+1])
 	if n > maxOrigin || len(body) < envHeaderLen+n {
-		return nil, nil, bad("envelope origin length %d", n)
+		return nil, nil, envError("bad origin length")
 	}
 	return body[envHeaderLen : envHeaderLen+n], body[envHeaderLen+n:], nil
 }
@@ -137,14 +144,14 @@ func parseEnvelope(body []byte) (envelope, error) {
 	n := 0
 	for b := recs; len(b) > 0; n++ {
 		if n == maxRecords {
-			return envelope{}, bad("more than %d records", maxRecords)
+			return envelope{}, envError("too many records")
 		}
 		if b, err = r.decode(b); err != nil {
 			return envelope{}, err
 		}
 	}
 	if n == 0 {
-		return envelope{}, bad("envelope without records")
+		return envelope{}, envError("no records")
 	}
 	return envelope{origin: origin, records: recs, n: n}, nil
 }
@@ -162,21 +169,21 @@ func (e *envelope) next(r *record) bool {
 // decode reads one record from the start of b and returns the rest.
 func (r *record) decode(b []byte) ([]byte, error) {
 	if len(b) < recordFixed {
-		return nil, bad("short record")
+		return nil, envError("short record")
 	}
 	var ok bool
 	if r.source, ok = rawName(b[0:16]); !ok {
-		return nil, bad("bad source name")
+		return nil, envError("bad source name")
 	}
 	if r.dest, ok = rawName(b[16:32]); !ok {
-		return nil, bad("bad destination name")
+		return nil, envError("bad destination name")
 	}
 	r.id = binary.BigEndian.Uint16(b[32:34])
 	ip := netip.AddrFrom4([4]byte(b[34:38]))
 	port := binary.BigEndian.Uint16(b[38:40])
 	switch {
 	case ip.IsUnspecified() && port != 0:
-		return nil, bad("port without address")
+		return nil, envError("port without address")
 	case ip.IsUnspecified():
 		r.addr = netip.AddrPort{}
 	default:
@@ -185,32 +192,32 @@ func (r *record) decode(b []byte) ([]byte, error) {
 	r.nlans = int(b[40])
 	b = b[recordFixed:]
 	if r.nlans > maxLANs || len(b) < 5*r.nlans {
-		return nil, bad("subnet count %d", r.nlans)
+		return nil, envError("bad subnet count")
 	}
 	for i := range r.nlans {
-		p, err := netip.AddrFrom4([4]byte(b[:4])).Prefix(int(b[4]))
-		if err != nil {
-			return nil, bad("subnet length %d", b[4])
+		if b[4] > 32 { // checked here: Prefix's error would allocate
+			return nil, envError("bad prefix length")
 		}
+		p, _ := netip.AddrFrom4([4]byte(b[:4])).Prefix(int(b[4]))
 		r.lans[i], b = p, b[5:]
 	}
 	if len(b) < 1 {
-		return nil, bad("short record")
+		return nil, envError("short record")
 	}
 	n := int(b[0])
 	if n == 0 || len(b) < 1+n {
-		return nil, bad("path length %d", n)
+		return nil, envError("bad path length")
 	}
 	r.path, b = b[1:1+n], b[1+n:]
 	if bytes.IndexByte(r.path, 0) >= 0 {
-		return nil, bad("NUL in path")
+		return nil, envError("NUL in path")
 	}
 	if len(b) < 2 {
-		return nil, bad("short record")
+		return nil, envError("short record")
 	}
 	n = int(binary.BigEndian.Uint16(b))
 	if n > maxRecordData || len(b) < 2+n {
-		return nil, bad("data length %d", n)
+		return nil, envError("bad data length")
 	}
 	r.data = b[2 : 2+n]
 	return b[2+n:], nil

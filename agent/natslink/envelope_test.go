@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailslot/mailslot/internal/allocbound"
 	"github.com/mailslot/mailslot/wire/netbios"
 )
 
@@ -167,6 +168,14 @@ func FuzzEnvelope(f *testing.F) {
 	f.Add([]byte(EnvelopeMagic + "\x01\x00"))
 	f.Add([]byte(EnvelopeMagic + "\x02\x00"))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Checking and walking an envelope, valid or not, allocates nothing.
+		allocbound.Within(t, "parseEnvelope", 0, 0, func() {
+			if e, err := parseEnvelope(b); err == nil {
+				var r record
+				for e.next(&r) {
+				}
+			}
+		})
 		got, err := walkAll(t, b)
 		if err != nil {
 			return
