@@ -88,23 +88,31 @@ func TestEmbeddedServerRequiresCredentials(t *testing.T) {
 	}
 }
 
-// A publisher flooding NATS is cut to its rate, and others still get
-// through.
-func TestFloodFromNATSIsLimited(t *testing.T) {
+// floodTarget is agent B1 on its own server, linked with a limit of 20
+// writes per sender then 1/s, its subscription to slot "flood", and a
+// plain client of the server.
+func floodTarget(t *testing.T) (*Link, *agent.Subscription, *nats.Conn) {
+	t.Helper()
 	srv, err := Embed(EmbedConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Shutdown()
-	n := memnet.New(5)
-	b1, l := linkedAgent(t, n, "B1", "s2", 21, Config{Server: srv, RateIn: 1, BurstIn: 20})
+	t.Cleanup(srv.Shutdown)
+	b1, l := linkedAgent(t, memnet.New(5), "B1", "s2", 21, Config{Server: srv, RateIn: 1, BurstIn: 20})
 	sub := subscribe(t, b1, "flood")
 	nc, err := nats.Connect("", nats.InProcessServer(srv))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
+	t.Cleanup(nc.Close)
 	eventually(t, "the link is up", l.Connected)
+	return l, sub, nc
+}
+
+// A publisher flooding NATS is cut to its rate, and others still get
+// through.
+func TestFloodFromNATSIsLimited(t *testing.T) {
+	l, sub, nc := floodTarget(t)
 	const flood = 500
 	for i := range flood {
 		m := nats.NewMsg(BcastSubject(testWG, "flood"))
@@ -141,19 +149,7 @@ func TestFloodFromNATSIsLimited(t *testing.T) {
 // its records, and what exceeds the limit is dropped; another program's
 // envelope (no origin) pays per claimed sender.
 func TestFloodInEnvelopesIsLimited(t *testing.T) {
-	srv, err := Embed(EmbedConfig{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	b1, l := linkedAgent(t, memnet.New(5), "B1", "s2", 21, Config{Server: srv, RateIn: 1, BurstIn: 20})
-	sub := subscribe(t, b1, "flood")
-	nc, err := nats.Connect("", nats.InProcessServer(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	eventually(t, "the link is up", l.Connected)
+	l, sub, nc := floodTarget(t)
 	write := func(src string, i int) Message {
 		return Message{Source: netbios.MustNew(src, 0), Dest: netbios.MustNew(testWG, 0), Path: "flood", DgramID: uint16(i),
 			Data: fmt.Appendf(nil, "%s%d", src, i)}
