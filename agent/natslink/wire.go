@@ -20,10 +20,15 @@ import (
 //	mailslot.<WG>.host.<NAME>   a write to the host NAME of workgroup WG
 //	mailslot.<WG>.agents        the directory: agents announce themselves
 //	mailslot.<WG>.who.<NAME>    request: the agent of NAME replies with its announcement
+//	mailslot.<WG>.relay.<ID>    writes for a host without an agent, to the agent ID relays them
+//
+// Agents publish writes as envelopes (EnvelopeMagic); other programs may
+// also publish one write per message, plain or with these headers.
 const subjectRoot = "mailslot"
 
-// Message headers (the body is the mailslot message itself). All are
-// optional for a publisher that is not an agent.
+// Headers of the header format: one write per message, the body is the
+// mailslot message itself. All are optional for a publisher that is not
+// an agent (Path is required on host and relay subjects, Dest on relay).
 const (
 	HdrOrigin   = "Mailslot-Origin"      // id of the agent that published it
 	HdrSource   = "Mailslot-Source"      // the sender's NetBIOS name (default "NATS")
