@@ -49,16 +49,47 @@ type directory struct {
 	mu  sync.Mutex
 	max int
 	m   map[string]*entry
+	// Indexes for the lookups made for every write (is the sender an
+	// agent? are we a subnet's gateway?), rebuilt when an entry changes,
+	// not when an agent repeats its announcement.
+	byAddr map[netip.Addr]string   // an agent's address -> its host name
+	lowest map[netip.Prefix]string // a subnet -> the lowest agent id on it
 }
 
-func newDirectory(max int) *directory { return &directory{max: max, m: map[string]*entry{}} }
+func newDirectory(max int) *directory {
+	return &directory{max: max, m: map[string]*entry{}, byAddr: map[netip.Addr]string{}, lowest: map[netip.Prefix]string{}}
+}
+
+// reindex rebuilds the indexes; d.mu is held.
+func (d *directory) reindex() {
+	clear(d.byAddr)
+	clear(d.lowest)
+	for _, e := range d.m {
+		for _, ip := range e.Addrs {
+			d.byAddr[ip] = e.Name
+		}
+		for _, p := range e.LANs {
+			if low, ok := d.lowest[p]; !ok || e.ID < low {
+				d.lowest[p] = e.ID
+			}
+		}
+	}
+}
+
+// sameRoute reports whether a and b index the same way.
+func sameRoute(a, b Announcement) bool {
+	return a.Name == b.Name && slices.Equal(a.LANs, b.LANs) && slices.Equal(a.Addrs, b.Addrs)
+}
 
 // put records a; it reports whether a's agent was new.
 func (d *directory) put(a Announcement, now time.Time) (isNew, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if a.Bye {
-		delete(d.m, a.ID)
+		if _, ok := d.m[a.ID]; ok {
+			delete(d.m, a.ID)
+			d.reindex()
+		}
 		return false, true
 	}
 	e := d.m[a.ID]
@@ -70,17 +101,25 @@ func (d *directory) put(a Announcement, now time.Time) (isNew, ok bool) {
 		d.m[a.ID] = e
 		isNew = true
 	}
+	changed := isNew || !sameRoute(e.Announcement, a)
 	e.Announcement, e.seen = a, now
+	if changed {
+		d.reindex()
+	}
 	return isNew, true
 }
 
 func (d *directory) expire(before time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	n := len(d.m)
 	for id, e := range d.m {
 		if e.seen.Before(before) {
 			delete(d.m, id)
 		}
+	}
+	if len(d.m) != n {
+		d.reindex()
 	}
 }
 
@@ -99,12 +138,8 @@ func (d *directory) isAgentAddr(ip netip.Addr) bool {
 func (d *directory) agentAt(ip netip.Addr) (string, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, e := range d.m {
-		if slices.Contains(e.Addrs, ip) {
-			return e.Name, true
-		}
-	}
-	return "", false
+	name, ok := d.byAddr[ip]
+	return name, ok
 }
 
 func (d *directory) hasName(name string) bool {
@@ -129,12 +164,8 @@ func (d *directory) byName(name string) (Announcement, bool) {
 func (d *directory) lowestOn(lan netip.Prefix, id string) bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, e := range d.m {
-		if e.ID < id && slices.Contains(e.LANs, lan) {
-			return false
-		}
-	}
-	return true
+	low, ok := d.lowest[lan]
+	return !ok || id <= low
 }
 
 func containsLAN(l []netip.Prefix, p netip.Prefix) bool { return slices.Contains(l, p) }
@@ -241,7 +272,7 @@ func (l *Link) Locate(ctx context.Context, host netbios.Name, ask bool) bool {
 		// Ask as for NAME<00>, but only an agent host will do.
 		return l.Locate(ctx, netbios.MustNew(host.Base(), netbios.Workstation), true) && l.isAgentHost(host.Base())
 	}
-	if _, ok := l.relays.get(host.Base()); ok {
+	if _, ok := l.relays.get(nameBase(&host)); ok {
 		return true
 	}
 	if !ask || !l.Connected() {

@@ -3,6 +3,7 @@ package natslink
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 
 	"github.com/mailslot/mailslot/agent"
 	"github.com/mailslot/mailslot/agent/transport/memnet"
+	"github.com/mailslot/mailslot/wire/netbios"
 )
 
 // linkedAgent starts an agent on its own memnet segment of network n,
@@ -86,23 +88,56 @@ func TestEmbeddedServerRequiresCredentials(t *testing.T) {
 	}
 }
 
-// A publisher flooding NATS is cut to its rate, and others still get
-// through.
-func TestFloodFromNATSIsLimited(t *testing.T) {
+// floodTarget is agent B1 on its own server, linked with a limit of 20
+// writes per sender then 1/s, its subscription to slot "flood", and a
+// plain client of the server.
+func floodTarget(t *testing.T) (*Link, *agent.Subscription, *nats.Conn) {
+	t.Helper()
 	srv, err := Embed(EmbedConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Shutdown()
-	n := memnet.New(5)
-	b1, l := linkedAgent(t, n, "B1", "s2", 21, Config{Server: srv, RateIn: 1, BurstIn: 20})
+	t.Cleanup(srv.Shutdown)
+	b1, l := linkedAgent(t, memnet.New(5), "B1", "s2", 21, Config{Server: srv, RateIn: 1, BurstIn: 20})
 	sub := subscribe(t, b1, "flood")
 	nc, err := nats.Connect("", nats.InProcessServer(srv))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
-	eventually(t, "the link is up", l.Connected)
+	t.Cleanup(nc.Close)
+	// The link's subscriptions are in place once a probe gets through.
+	eventually(t, "the link receives", func() bool {
+		nc.Publish(BcastSubject(testWG, "probe"), []byte("p"))
+		nc.Flush()
+		return l.M.Received.Load() > 0
+	})
+	return l, sub, nc
+}
+
+// floodDelivered reads sub until each of the total writes sent to it has
+// been delivered or refused by the rate limit, and counts the deliveries
+// by source name, digits cut.
+func floodDelivered(t *testing.T, l *Link, sub *agent.Subscription, total int) map[string]int {
+	t.Helper()
+	count, got := map[string]int{}, 0
+	deadline := time.After(waitLong)
+	for got+int(l.M.RateLimited.Load()) < total {
+		select {
+		case d := <-sub.C:
+			count[strings.TrimRight(d.Source(), "0123456789")]++
+			got++
+		case <-time.After(10 * time.Millisecond): // the limiter's count moved, maybe
+		case <-deadline:
+			t.Fatalf("%d delivered and %d rate-limited of %d", got, l.M.RateLimited.Load(), total)
+		}
+	}
+	return count
+}
+
+// A publisher flooding NATS is cut to its rate, and others still get
+// through.
+func TestFloodFromNATSIsLimited(t *testing.T) {
+	l, sub, nc := floodTarget(t)
 	const flood = 500
 	for i := range flood {
 		m := nats.NewMsg(BcastSubject(testWG, "flood"))
@@ -116,21 +151,51 @@ func TestFloodFromNATSIsLimited(t *testing.T) {
 		m.Data = []byte("me too")
 		nc.PublishMsg(m)
 	}
-	nc.Flush()
-	eventually(t, "everything processed", func() bool { return l.M.Received.Load() == flood+2 })
-	got, others := 0, 0
-	for len(sub.C) > 0 {
-		d := <-sub.C
-		if d.Source() == "FLOODER" {
-			got++
-		} else {
-			others++
-		}
-	}
+	count := floodDelivered(t, l, sub, flood+2)
+	got, others := count["FLOODER"], count["OTHER"]
 	if got >= flood || l.M.RateLimited.Load() == 0 {
 		t.Fatalf("%d of %d flood writes delivered, %d rate-limited", got, flood, l.M.RateLimited.Load())
 	}
 	if others == 0 {
 		t.Fatal("the other senders were starved")
+	}
+}
+
+// The same in envelopes: an agent's envelope pays per envelope for all
+// its records, and what exceeds the limit is dropped; another program's
+// envelope (no origin) pays per claimed sender.
+func TestFloodInEnvelopesIsLimited(t *testing.T) {
+	l, sub, nc := floodTarget(t)
+	write := func(src string, i int) Message {
+		return Message{Source: netbios.MustNew(src, 0), Dest: netbios.MustNew(testWG, 0), Path: "flood", DgramID: uint16(i),
+			Data: fmt.Appendf(nil, "%s%d", src, i)}
+	}
+	const spoofs = 20 // senders of one write each, in the same envelope as NOAGENT's 20
+	var flood, foreign []Message
+	for i := range 100 {
+		flood = append(flood, write("FLOODER", i))
+	}
+	for i := range spoofs {
+		foreign = append(foreign, write("NOAGENT", i), write(fmt.Sprintf("SPOOF%d", i), i))
+	}
+	for i := spoofs; i < 100; i++ {
+		foreign = append(foreign, write("NOAGENT", i))
+	}
+	subject := BcastSubject(testWG, "flood")
+	nc.Publish(subject, envelopeOf("FLOODERAGENT", flood...))
+	nc.Publish(subject, envelopeOf("OTHERAGENT", write("OTHER", 0)))
+	nc.Publish(subject, envelopeOf("", foreign...))
+	count := floodDelivered(t, l, sub, len(flood)+1+len(foreign))
+	// Never more than the burst per sender, however many records an
+	// envelope carries (senders sharing a bucket only get less), and the
+	// others are not starved.
+	if count["FLOODER"] == 0 || count["FLOODER"] > 20 || count["NOAGENT"] > 20 {
+		t.Fatalf("delivered %v", count)
+	}
+	if count["OTHER"]+count["SPOOF"] == 0 {
+		t.Fatalf("the other senders were starved: %v", count)
+	}
+	if n := l.M.RateLimited.Load(); n < 160 {
+		t.Fatalf("%d rate-limited, want at least 160", n)
 	}
 }

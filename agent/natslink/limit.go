@@ -34,9 +34,13 @@ func newLimiter(rate, burst float64) *limiter {
 }
 
 // allow takes a token for key, if there is one.
-func (l *limiter) allow(key string) bool {
+func (l *limiter) allow(key string) bool { return l.take(key, 1) == 1 }
+
+// take takes up to n tokens for key and returns how many it got: the
+// writes of one envelope pay at once.
+func (l *limiter) take(key string, n int) int {
 	if l == nil {
-		return true
+		return n
 	}
 	now := time.Now()
 	l.mu.Lock()
@@ -48,9 +52,7 @@ func (l *limiter) allow(key string) bool {
 		b.tokens = min(l.burst, b.tokens+now.Sub(b.last).Seconds()*l.rate)
 	}
 	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+	k := min(n, int(b.tokens))
+	b.tokens -= float64(k)
+	return k
 }

@@ -41,6 +41,8 @@ type site struct {
 	links  map[string]*Link
 	// announce is the links' Announce interval (entries expire after 3).
 	announce time.Duration
+	// rateIn is the links' RateIn (0: the default).
+	rateIn float64
 }
 
 func newSite(t testing.TB, listen bool) *site {
@@ -102,7 +104,7 @@ func (s *site) add(name, seg string, x byte, unlinked ...bool) *agent.Agent {
 		s.t.Fatal(err)
 	}
 	if len(unlinked) == 0 {
-		cfg := Config{Settle: 50 * time.Millisecond, Announce: s.announce}
+		cfg := Config{Settle: 50 * time.Millisecond, Announce: s.announce, RateIn: s.rateIn}
 		if s.url != "" {
 			cfg.URLs = []string{s.url}
 		} else {

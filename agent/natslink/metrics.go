@@ -11,7 +11,8 @@ import (
 // Metrics are the link's counters, exported by WritePrometheus as
 // mailslot_agent_nats_<name>_total.
 type Metrics struct {
-	Published     atomic.Uint64 `metric:"published" help:"messages published to NATS"`
+	Published     atomic.Uint64 `metric:"published" help:"writes published to NATS"`
+	Envelopes     atomic.Uint64 `metric:"envelopes" help:"NATS messages published, each an envelope of one or more writes"`
 	PublishFailed atomic.Uint64 `metric:"publish_failed" help:"publications refused by the client (link down)"`
 	QueueFull     atomic.Uint64 `metric:"queue_full" help:"publications dropped because the outgoing queue was full"`
 	Received      atomic.Uint64 `metric:"received" help:"writes received from NATS"`

@@ -9,9 +9,11 @@
 //
 // NATS core publish/subscribe is at-most-once and fire-and-forget, like a
 // class-2 mailslot. Subjects and the message format are documented on
-// BcastSubject, HostSubject and the Hdr constants, so any NATS client can
-// take part. The link never blocks the agent: publications go through a
-// bounded queue, and a lost connection only drops what crosses it.
+// BcastSubject, HostSubject, EnvelopeMagic and the Hdr constants, so any
+// NATS client can take part. Agents batch the writes pending for one
+// subject into one envelope. The link never blocks the agent: publications
+// go through a bounded outbox, and a lost connection only drops what
+// crosses it.
 //
 // Loops are impossible by construction: a message received from NATS is
 // never published again; it reaches a LAN only as a rebroadcast, which
@@ -27,6 +29,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,7 +43,6 @@ import (
 	"github.com/mailslot/mailslot/agent"
 	"github.com/mailslot/mailslot/agent/transport"
 	"github.com/mailslot/mailslot/wire/netbios"
-	"github.com/mailslot/mailslot/wire/smbmail"
 )
 
 // Defaults (see Config).
@@ -103,12 +105,16 @@ type Link struct {
 	wg    string // the workgroup's base name
 	host  netbios.Name
 	log   *slog.Logger
+	wgRaw [15]byte // the workgroup's name as on the wire
 	nc    *nats.Conn
-	out   chan *nats.Msg
-	seen  *recent.Table // keys of writes delivered here lately
-	dir   *directory
-	limit *limiter // per sender, on what arrives from NATS
-	M     Metrics
+	out   *outbox
+	// sending is the publisher's set of batches, reused, under flushMu.
+	sending []*batch
+	flushMu sync.Mutex
+	seen    *recent.Table // keys of writes delivered here lately
+	dir     *directory
+	limit   *limiter // per sender, on what arrives from NATS
+	M       Metrics
 	// upSince is when the connection last came up (UnixNano; 0 = down).
 	upSince atomic.Int64
 	dgramID atomic.Uint32
@@ -117,8 +123,11 @@ type Link struct {
 	// replyPending is set while an answer to newcomers is scheduled.
 	replyPending atomic.Bool
 	subs         []*nats.Subscription
-	once         sync.Once
-	done         chan struct{}
+	// recv is the strings kept by receive, one set per subscription for
+	// writes (nats.go calls a subscription's handler from one goroutine).
+	recv [3]recvCache
+	once sync.Once
+	done chan struct{}
 }
 
 // New connects agent a to NATS and installs the link in it (a.SetLink).
@@ -150,8 +159,11 @@ func New(a *agent.Agent, cfg Config) (*Link, error) {
 		cfg.BurstIn = DefaultBurstIn
 	}
 	l := &Link{limit: newLimiter(cfg.RateIn, cfg.BurstIn), whoSem: make(chan struct{}, whoConcurrent), a: a, cfg: cfg, id: nuid.Next(), wg: a.Workgroup().Base(), host: a.HostName(), log: cfg.Logger,
-		out: make(chan *nats.Msg, cfg.QueueLen), seen: recent.New(dedupSize, dedupWindow), dir: newDirectory(maxAgents),
+		seen: recent.New(dedupSize, dedupWindow), dir: newDirectory(maxAgents),
 		done: make(chan struct{})}
+	wg := a.Workgroup()
+	l.wgRaw = [15]byte(wg.Raw[:15])
+	l.out = newOutbox(l.id, cfg.QueueLen)
 	opts := []nats.Option{
 		nats.Name("mailslot agent " + l.host.Base()),
 		nats.MaxReconnects(-1),
@@ -160,6 +172,9 @@ func New(a *agent.Agent, cfg Config) (*Link, error) {
 		// Mailslots are unreliable: while disconnected, publications fail
 		// at once (counted) instead of piling up for a late burst.
 		nats.ReconnectBufSize(-1),
+		// What the agent publishes is not for itself: it never has to
+		// receive (and drop) its own envelopes.
+		nats.NoEcho(),
 		nats.ConnectHandler(func(c *nats.Conn) { l.up(c, false) }),
 		nats.ReconnectHandler(func(c *nats.Conn) { l.up(c, true) }),
 		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
@@ -212,6 +227,7 @@ func (l *Link) up(c *nats.Conn, again bool) {
 	if again {
 		l.M.Reconnects.Add(1)
 	}
+	l.out.setMaxBody(c.MaxPayload())
 	l.log.Info("NATS link up", "server", c.ConnectedUrlRedacted(), "agent_id", l.id, "reconnect", again)
 	l.announceOn(c, false)
 }
@@ -248,22 +264,28 @@ func (l *Link) subscribe() error {
 // Run publishes and keeps the directory until ctx ends, then says goodbye
 // and closes the connection.
 func (l *Link) Run(ctx context.Context) error {
-	tick := time.NewTicker(l.cfg.Announce)
-	defer tick.Stop()
+	// The directory's timer runs apart, so that the publisher's loop is a
+	// plain wait for work.
+	go func() {
+		tick := time.NewTicker(l.cfg.Announce)
+		defer tick.Stop()
+		for {
+			select {
+			case <-tick.C:
+				l.announce(false)
+				l.dir.expire(time.Now().Add(-3 * l.cfg.Announce))
+			case <-l.done:
+				return
+			}
+		}
+	}()
+	stop := context.AfterFunc(ctx, l.Close)
+	defer stop()
 	for {
 		select {
-		case m := <-l.out:
-			l.send(m)
-			// Drain what queued meanwhile in one go, so the client's
-			// flusher sends it in one write rather than one per message.
-			for n := len(l.out); n > 0; n-- {
-				l.send(<-l.out)
-			}
-		case <-tick.C:
-			l.announce(false)
-			l.dir.expire(time.Now().Add(-3 * l.cfg.Announce))
-		case <-ctx.Done():
-			l.Close()
+		case <-l.out.kick:
+			l.flush()
+		case <-l.done:
 			return nil
 		}
 	}
@@ -274,15 +296,7 @@ func (l *Link) Close() {
 	l.once.Do(func() {
 		if l.Connected() {
 			l.announce(true)
-		drain:
-			for {
-				select {
-				case m := <-l.out:
-					l.send(m)
-				default:
-					break drain
-				}
-			}
+			l.flush()
 			l.nc.Flush()
 		}
 		l.nc.Close()
@@ -290,37 +304,64 @@ func (l *Link) Close() {
 	})
 }
 
-func (l *Link) send(m *nats.Msg) {
-	if err := l.nc.PublishMsg(m); err != nil {
-		l.M.PublishFailed.Add(1)
-		return
+// flush publishes every batch in the outbox, each as one NATS message (the
+// client copies it: the batch is reused). It runs on the publisher
+// goroutine only; it is the one place that may wait on the connection.
+func (l *Link) flush() {
+	l.flushMu.Lock() // Close may flush while Run does
+	defer l.flushMu.Unlock()
+	l.sending = l.out.take(l.sending)
+	for _, b := range l.sending {
+		if err := l.nc.Publish(b.subject, b.body); err != nil {
+			l.M.PublishFailed.Add(uint64(b.n))
+			continue
+		}
+		l.M.Published.Add(uint64(b.n))
+		l.M.Envelopes.Add(1)
 	}
-	l.M.Published.Add(1)
+	l.out.release(l.sending)
 }
 
-// publish queues m; it never blocks.
-func (l *Link) publish(m *nats.Msg) {
+// publish puts m in the outbox for subject; it never blocks. It fails
+// only when the link is down.
+func (l *Link) publish(subject []byte, m *Message) error {
 	if !l.Connected() {
 		l.M.PublishFailed.Add(1)
-		return
+		return errDown
 	}
-	select {
-	case l.out <- m:
-	default:
+	switch l.out.add(subject, m) {
+	case outboxFull:
 		l.M.QueueFull.Add(1)
+	case unfit:
+		l.M.PublishFailed.Add(1)
 	}
+	return nil
 }
 
-// lans returns the subnets of the agent's interfaces (all of them, or the
-// one of ifindex).
-func lans(ifs []transport.Interface, ifindex int) []string {
-	var out []string
+var errDown = errors.New("the NATS link is down")
+
+// subjectBuf fits the subjects of writes: mailslot.<WG>.bcast.<path> with
+// every byte of a 255-byte path escaped.
+const subjectBuf = 1024
+
+// nameBase is n's name without padding or suffix, as bytes of n.
+func nameBase(n *netbios.Name) []byte {
+	end := 15
+	for end > 0 && n.Raw[end-1] == ' ' {
+		end--
+	}
+	return n.Raw[:end]
+}
+
+// lans appends the subnets of the agent's interfaces (all of them, or the
+// one of ifindex) to dst.
+func lans(dst []netip.Prefix, ifs []transport.Interface, ifindex int) []netip.Prefix {
 	for _, i := range ifs {
-		if ifindex == 0 || i.Index == ifindex {
-			out = append(out, i.Addr.Masked().String())
+		if (ifindex == 0 || i.Index == ifindex) && len(dst) < maxLANs {
+			dst = append(dst, i.Addr.Masked())
 		}
 	}
-	return out
+	return dst
 }
 
 // Group implements agent.Link.
@@ -328,7 +369,7 @@ func (l *Link) Group(in *agent.Inbound, id uint16) bool {
 	key := MessageID(in.Source, in.Dest, id, in.Path, in.Data)
 	if in.Ifindex == 0 { // a local program sent it: we are its origin
 		l.seen.Seen(key, 0, false)
-		l.publishGroup(in, id, lans(l.a.Interfaces(), 0))
+		l.publishGroup(in, id, 0)
 		return true
 	}
 	name, fromAgent := l.dir.agentAt(in.Src.Addr())
@@ -352,119 +393,33 @@ func (l *Link) Group(in *agent.Inbound, id uint16) bool {
 		return true
 	}
 	l.M.Bridged.Add(1)
-	l.publishGroup(in, id, lans(l.a.Interfaces(), in.Ifindex))
+	l.publishGroup(in, id, in.Ifindex)
 	return true
 }
 
-func (l *Link) publishGroup(in *agent.Inbound, id uint16, lans []string) {
-	m := Message{Origin: l.id, Source: in.Source, Addr: in.Src, Path: in.Path, Dest: in.Dest, DgramID: id, Data: in.Data}
-	msg := m.encode(BcastSubject(in.Dest.Base(), in.Path))
-	if len(lans) > 0 {
-		msg.Header.Set(HdrLANs, strings.Join(lans, ","))
-	}
-	// The data belongs to the caller: the queue keeps a copy.
-	msg.Data = append([]byte(nil), msg.Data...)
-	l.publish(msg)
+// publishGroup publishes a group write with the subnets that got it by
+// broadcast already (those of ifindex, or all of ours for 0).
+func (l *Link) publishGroup(in *agent.Inbound, id uint16, ifindex int) {
+	var lanBuf [maxLANs]netip.Prefix
+	m := Message{Source: in.Source, Addr: in.Src, Path: in.Path, Dest: in.Dest, DgramID: id, Data: in.Data,
+		LANs: lans(lanBuf[:0], l.a.Interfaces(), ifindex)}
+	var sb [subjectBuf]byte
+	l.publish(appendSubject(sb[:0], nameBase(&in.Dest), kindBcast, in.Path), &m)
 }
 
 // Unique implements agent.Link.
 func (l *Link) Unique(host netbios.Name, path string, data []byte) error {
-	m := Message{Origin: l.id, Source: l.host, Path: path, Dest: host, DgramID: uint16(l.dgramID.Add(1)),
-		Data: append([]byte(nil), data...)}
+	m := Message{Source: l.host, Path: path, Dest: host, DgramID: uint16(l.dgramID.Add(1)), Data: data}
 	if ifs := l.a.Interfaces(); len(ifs) > 0 {
 		m.Addr = ifsAddr(ifs[0])
 	}
-	if !l.Connected() {
-		l.M.PublishFailed.Add(1)
+	var sb [subjectBuf]byte
+	subject := appendSubject(sb[:0], l.wg, kindHost, nameBase(&host))
+	if id, ok := l.relays.get(nameBase(&host)); ok { // a host without an agent
+		subject = appendSubject(sb[:0], l.wg, kindRelay, id)
+	}
+	if err := l.publish(subject, &m); err != nil {
 		return fmt.Errorf("the NATS link to %s is down", host.Base())
 	}
-	subject := HostSubject(l.wg, host.Base())
-	if id, ok := l.relays.get(host.Base()); ok { // a host without an agent
-		subject = relaySubject(l.wg, id)
-	}
-	l.publish(m.encode(subject))
 	return nil
-}
-
-// onBcast takes a group write from NATS: delivered here if the agent
-// receives the destination (its names, and those a service overhears, as
-// the browser's WG<1d>), rebroadcast on each LAN we are the gateway of and
-// that did not get it already, never published again.
-func (l *Link) onBcast(msg *nats.Msg) {
-	m, ok := l.inbound(msg, "bcast", true, lastToken(msg.Subject))
-	if !ok {
-		return
-	}
-	if m.Dest.Base() != l.wg {
-		l.M.Malformed.Add(1)
-		return
-	}
-	if l.seen.Seen(MessageID(m.Source, m.Dest, m.DgramID, m.Path, m.Data), 0, false) {
-		l.M.Duplicates.Add(1)
-		return
-	}
-	in := m.inbound()
-	if l.a.Receives(m.Dest) {
-		l.a.Router().Dispatch(&in)
-	}
-	for _, i := range l.a.Interfaces() {
-		if containsLAN(m.LANs, i.Addr.Masked()) || !l.gateway(i.Index) {
-			continue
-		}
-		if err := l.a.Rebroadcast(&in, m.DgramID, i.Index); err == nil {
-			l.M.Rebroadcast.Add(1)
-		}
-	}
-}
-
-// onHost takes a write to this host from NATS.
-func (l *Link) onHost(msg *nats.Msg) {
-	m, ok := l.inbound(msg, "host", false, lastToken(msg.Subject))
-	if !ok {
-		return
-	}
-	if m.Dest.Base() != l.host.Base() {
-		l.M.Malformed.Add(1)
-		return
-	}
-	in := m.inbound()
-	in.Group = false
-	in.Dest = l.host
-	if m.Dest.Suffix() == netbios.Messenger { // `net send HOST` across sites
-		in.Dest = netbios.MustNew(l.host.Base(), netbios.Messenger)
-	}
-	l.a.Router().Dispatch(&in)
-}
-
-// inbound decodes and checks a write received on subject kind.
-func (l *Link) inbound(msg *nats.Msg, kind string, group bool, tok string) (Message, bool) {
-	l.M.Received.Add(1)
-	m, err := decode(kind, tok, l.wg, msg.Header, msg.Data)
-	if err != nil {
-		l.M.Malformed.Add(1)
-		return m, false
-	}
-	if m.Origin == l.id { // our own publication, echoed
-		return m, false
-	}
-	key := m.Origin
-	if key == "" {
-		key = m.Source.Base()
-	}
-	if !l.limit.allow(key) {
-		l.M.RateLimited.Add(1)
-		return m, false
-	}
-	if len(m.Data) > l.a.MaxPayload(m.Path, group) {
-		l.M.Oversize.Add(1)
-		return m, false
-	}
-	return m, true
-}
-
-func lastToken(subject string) string { return subject[strings.LastIndexByte(subject, '.')+1:] }
-
-func (m *Message) inbound() agent.Inbound {
-	return agent.Inbound{Source: m.Source, Src: m.Addr, Dest: m.Dest, Group: true, Mailslot: smbmail.Prefix + m.Path,
-		Path: m.Path, Data: m.Data}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/mailslot/mailslot/agent"
 	"github.com/mailslot/mailslot/wire/netbios"
 )
 
@@ -26,7 +27,7 @@ const (
 	whoResolve    = time.Second
 )
 
-func relaySubject(wg, id string) string { return subjectRoot + "." + Token(wg) + ".relay." + Token(id) }
+func relaySubject(wg, id string) string { return string(appendSubject(nil, wg, kindRelay, id)) }
 
 // relayTable maps host names to the agent that relays for them, bounded.
 type relayTable struct {
@@ -39,12 +40,17 @@ type relayEntry struct {
 	at time.Time
 }
 
-func (r *relayTable) get(name string) (string, bool) {
+// get returns the relay of host name; it runs for every write to a host
+// through the link, so it takes the name as bytes (no allocation).
+func (r *relayTable) get(name []byte) (string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e, ok := r.m[name]
-	if !ok || time.Since(e.at) > relayTTL {
-		delete(r.m, name)
+	e, ok := r.m[string(name)]
+	if !ok {
+		return "", false
+	}
+	if time.Since(e.at) > relayTTL {
+		delete(r.m, string(name))
 		return "", false
 	}
 	return e.id, true
@@ -123,16 +129,10 @@ func (l *Link) gatewayOf(ip netip.Addr) bool {
 	return false
 }
 
-// onRelay takes a write for a host without an agent on one of our subnets.
-func (l *Link) onRelay(msg *nats.Msg) {
-	dest, err := netbios.Parse(msg.Header.Get(HdrDest))
-	if err != nil || dest.Suffix() != netbios.Workstation {
-		l.M.Received.Add(1)
+// relay takes a write for a host without an agent on one of our subnets.
+func (l *Link) relay(m *Message, in *agent.Inbound) {
+	if m.Dest.Suffix() != netbios.Workstation {
 		l.M.Malformed.Add(1)
-		return
-	}
-	m, ok := l.inbound(msg, "host", false, Token(dest.Base()))
-	if !ok {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), whoResolve)
@@ -142,8 +142,8 @@ func (l *Link) onRelay(msg *nats.Msg) {
 		l.M.Malformed.Add(1)
 		return
 	}
-	in := m.inbound()
-	if err := l.a.RelayUnique(&in, m.DgramID, ip); err == nil {
+	in.Group = false
+	if err := l.a.RelayUnique(in, m.DgramID, ip); err == nil {
 		l.M.Relayed.Add(1)
 	}
 }

@@ -20,10 +20,15 @@ import (
 //	mailslot.<WG>.host.<NAME>   a write to the host NAME of workgroup WG
 //	mailslot.<WG>.agents        the directory: agents announce themselves
 //	mailslot.<WG>.who.<NAME>    request: the agent of NAME replies with its announcement
+//	mailslot.<WG>.relay.<ID>    writes for a host without an agent, to the agent ID relays them
+//
+// Agents publish writes as envelopes (EnvelopeMagic); other programs may
+// also publish one write per message, plain or with these headers.
 const subjectRoot = "mailslot"
 
-// Message headers (the body is the mailslot message itself). All are
-// optional for a publisher that is not an agent.
+// Headers of the header format: one write per message, the body is the
+// mailslot message itself. All are optional for a publisher that is not
+// an agent (Path is required on host and relay subjects, Dest on relay).
 const (
 	HdrOrigin   = "Mailslot-Origin"      // id of the agent that published it
 	HdrSource   = "Mailslot-Source"      // the sender's NetBIOS name (default "NATS")
@@ -38,22 +43,49 @@ const (
 // Token escapes s for use as one subject token: mailslot names are
 // case-insensitive, so it is upper-cased; `\` becomes `/`; '.', '*', '>',
 // '%', spaces, controls and non-ASCII bytes become %XX.
-func Token(s string) string {
-	var b strings.Builder
+func Token(s string) string { return string(appendToken(nil, s)) }
+
+// appendToken appends Token(s) to b; the publishing path builds subjects
+// in a buffer on its stack with it.
+func appendToken[S string | []byte](b []byte, s S) []byte {
+	const hex = "0123456789ABCDEF"
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c >= 'a' && c <= 'z':
-			b.WriteByte(c - ('a' - 'A'))
+			b = append(b, c-('a'-'A'))
 		case c == '\\':
-			b.WriteByte('/')
+			b = append(b, '/')
 		case c <= ' ' || c >= 0x7f || c == '.' || c == '*' || c == '>' || c == '%':
-			fmt.Fprintf(&b, "%%%02X", c)
+			b = append(b, '%', hex[c>>4], hex[c&15])
 		default:
-			b.WriteByte(c)
+			b = append(b, c)
 		}
 	}
-	return b.String()
+	return b
+}
+
+// tokenMatches reports whether tok is Token(path), up to the case of its
+// letters, without allocating.
+func tokenMatches(path, tok string) bool {
+	var buf [3 * maxPath]byte
+	if len(path) > maxPath {
+		return false
+	}
+	want := appendToken(buf[:0], path)
+	if len(want) != len(tok) {
+		return false
+	}
+	for i, c := range want {
+		t := tok[i]
+		if t >= 'a' && t <= 'z' {
+			t -= 'a' - 'A'
+		}
+		if c != t {
+			return false
+		}
+	}
+	return true
 }
 
 // untoken reverses Token (up to case): `/` becomes `\`.
@@ -81,25 +113,68 @@ func untoken(t string) (string, error) {
 }
 
 // BcastSubject is the subject of group writes to workgroup wg, mailslot path.
-func BcastSubject(wg, path string) string {
-	return subjectRoot + "." + Token(wg) + ".bcast." + Token(path)
-}
+func BcastSubject(wg, path string) string { return string(appendSubject(nil, wg, kindBcast, path)) }
 
 // HostSubject is the subject of writes to host of workgroup wg.
-func HostSubject(wg, host string) string {
-	return subjectRoot + "." + Token(wg) + ".host." + Token(host)
-}
+func HostSubject(wg, host string) string { return string(appendSubject(nil, wg, kindHost, host)) }
 
 func agentsSubject(wg string) string { return subjectRoot + "." + Token(wg) + ".agents" }
 
-func whoSubject(wg, host string) string { return subjectRoot + "." + Token(wg) + ".who." + Token(host) }
+func whoSubject(wg, host string) string { return string(appendSubject(nil, wg, "who", host)) }
+
+// The subjects that carry writes: mailslot.<WG>.<kind>.<token>.
+const (
+	kindBcast = "bcast"
+	kindHost  = "host"
+	kindRelay = "relay"
+)
+
+// appendSubject appends mailslot.<WG>.<kind>.<Token(name)> to b.
+func appendSubject[W, S string | []byte](b []byte, wg W, kind string, name S) []byte {
+	b = append(b, subjectRoot+"."...)
+	b = appendToken(b, wg)
+	b = append(b, '.')
+	b = append(b, kind...)
+	b = append(b, '.')
+	return appendToken(b, name)
+}
 
 // MessageID is the dedup key of a write: FNV-64a over the source and
 // destination names (16 bytes each, padded as on the wire), the NetBIOS
 // datagram ID (big-endian), the upper-cased path and the data. Every agent
 // that sees the same datagram, on a LAN or through NATS, computes the same
-// key.
+// key. It runs for every write, so it hashes in place.
 func MessageID(source, dest netbios.Name, dgramID uint16, path string, data []byte) uint64 {
+	const prime = 1099511628211
+	h := uint64(14695981039346656037)
+	for _, c := range source.Raw {
+		h = (h ^ uint64(c)) * prime
+	}
+	for _, c := range dest.Raw {
+		h = (h ^ uint64(c)) * prime
+	}
+	h = (h ^ uint64(dgramID>>8)) * prime
+	h = (h ^ uint64(dgramID&0xff)) * prime
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		switch {
+		case c >= 0x80: // strings.ToUpper's Unicode rules, rarely
+			return messageIDSlow(source, dest, dgramID, path, data)
+		case c >= 'a' && c <= 'z':
+			c -= 'a' - 'A'
+		case c == '/':
+			c = '\\'
+		}
+		h = (h ^ uint64(c)) * prime
+	}
+	for _, c := range data {
+		h = (h ^ uint64(c)) * prime
+	}
+	return h
+}
+
+// messageIDSlow is MessageID for any path.
+func messageIDSlow(source, dest netbios.Name, dgramID uint16, path string, data []byte) uint64 {
 	h := fnv.New64a()
 	h.Write(source.Raw[:])
 	h.Write(dest.Raw[:])
@@ -123,44 +198,6 @@ type Message struct {
 	Data    []byte
 }
 
-// encode builds the NATS message for subject. The header keys are in
-// canonical form already, so the map is filled directly (Header.Set would
-// canonicalise each key again, on every message).
-func (m *Message) encode(subject string) *nats.Msg {
-	h := make(nats.Header, 7)
-	if m.Origin != "" {
-		h[HdrOrigin] = []string{m.Origin}
-	}
-	h[HdrSource] = []string{m.Source.Base()}
-	if m.Addr.IsValid() {
-		h[HdrAddr] = []string{m.Addr.String()}
-	}
-	h[HdrPath] = []string{m.Path}
-	h[HdrDest] = []string{nameString(m.Dest)}
-	h[HdrDgramID] = []string{strconv.Itoa(int(m.DgramID))}
-	if len(m.LANs) > 0 {
-		s := make([]string, len(m.LANs))
-		for i, p := range m.LANs {
-			s[i] = p.String()
-		}
-		h[HdrLANs] = []string{strings.Join(s, ",")}
-	}
-	return &nats.Msg{Subject: subject, Header: h, Data: m.Data}
-}
-
-// nameString is m.Dest.String() without fmt for the common case of a
-// printable name (this runs for every message).
-func nameString(n netbios.Name) string {
-	base := n.Base()
-	for i := 0; i < len(base); i++ {
-		if base[i] < 0x20 || base[i] >= 0x7f || base[i] == '<' {
-			return n.String()
-		}
-	}
-	const hex = "0123456789abcdef"
-	return base + "<" + string([]byte{hex[n.Suffix()>>4], hex[n.Suffix()&15]}) + ">"
-}
-
 // Limits on what decode accepts from the wire.
 const (
 	maxLANs   = 16
@@ -175,7 +212,8 @@ func bad(format string, a ...any) error {
 	return fmt.Errorf("%w: %s", errBadMessage, fmt.Sprintf(format, a...))
 }
 
-// decode parses a message received on subject kind ("bcast" or "host")
+// decode parses a message in the header format (or plain) received on a
+// subject of kind
 // whose last token is tok, for workgroup wg. Missing headers get their
 // defaults; malformed ones fail. It never panics.
 func decode(kind, tok, wg string, h nats.Header, data []byte) (Message, error) {
@@ -216,8 +254,13 @@ func decode(kind, tok, wg string, h nats.Header, data []byte) (Message, error) {
 	}
 	dest := wg
 	switch {
-	case kind == "host": // mailslot.<WG>.host.<NAME>: the path is a header
-		if dest, err = untoken(tok); err != nil {
+	case kind == kindHost || kind == kindRelay: // mailslot.<WG>.host.<NAME>: the path is a header
+		if kind == kindRelay { // mailslot.<WG>.relay.<ID>: so is the destination
+			dest = ""
+			if len(h[HdrDest]) == 0 {
+				return m, bad("%s missing", HdrDest)
+			}
+		} else if dest, err = untoken(tok); err != nil {
 			return m, err
 		}
 		if m.Path == "" {

@@ -31,20 +31,17 @@ func TestTokenRoundTrip(t *testing.T) {
 	}
 }
 
-func TestEncodeDecode(t *testing.T) {
-	m := Message{Origin: "AGENT1", Source: netbios.MustNew("ALPHA", 0), Addr: netip.MustParseAddrPort("192.0.2.11:138"),
-		Path: `App\X`, Dest: netbios.MustNew("TESTGRP", 0x1d), DgramID: 4242,
-		LANs: []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}, Data: []byte("hi")}
-	msg := m.encode(BcastSubject("TESTGRP", m.Path))
-	if msg.Subject != `mailslot.TESTGRP.bcast.APP/X` {
-		t.Fatalf("subject %q", msg.Subject)
-	}
-	got, err := decode("bcast", "APP/X", "TESTGRP", msg.Header, msg.Data)
+// The header format, as another program publishes it.
+func TestDecodeHeaders(t *testing.T) {
+	h := nats.Header{HdrOrigin: {"AGENT1"}, HdrSource: {"alpha"}, HdrAddr: {"192.0.2.11:138"}, HdrPath: {`App\X`},
+		HdrDest: {"TESTGRP<1d>"}, HdrDgramID: {"4242"}, HdrLANs: {"192.0.2.0/24"}}
+	got, err := decode("bcast", "APP/X", "TESTGRP", h, []byte("hi"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Origin != m.Origin || got.Source != m.Source || got.Addr != m.Addr || got.Path != m.Path || got.Dest != m.Dest ||
-		got.DgramID != m.DgramID || len(got.LANs) != 1 || got.LANs[0] != m.LANs[0] || string(got.Data) != "hi" {
+	if got.Origin != "AGENT1" || got.Source != netbios.MustNew("ALPHA", 0) || got.Addr != netip.MustParseAddrPort("192.0.2.11:138") ||
+		got.Path != `App\X` || got.Dest != netbios.MustNew("TESTGRP", 0x1d) || got.DgramID != 4242 || len(got.LANs) != 1 ||
+		got.LANs[0] != netip.MustParsePrefix("192.0.2.0/24") || string(got.Data) != "hi" {
 		t.Fatalf("got %+v", got)
 	}
 	// Defaults for a plain publisher.
@@ -69,17 +66,8 @@ func TestEncodeDecode(t *testing.T) {
 	if _, err := decode("host", "BRAVO", "TESTGRP", nil, nil); err == nil {
 		t.Error("a host write without a path decoded")
 	}
-}
-
-func TestNameString(t *testing.T) {
-	for _, n := range []netbios.Name{netbios.MustNew("TESTGRP", 0x1d), netbios.MustNew("A", 0), netbios.MSBrowse,
-		netbios.MustNew("X<Y", 0x20)} {
-		if got, want := nameString(n), n.String(); got != want {
-			t.Errorf("nameString = %q, want %q", got, want)
-		}
-		if back, err := netbios.Parse(nameString(n)); n != netbios.MSBrowse && (err != nil || back != n) {
-			t.Errorf("%q does not parse back: %v", nameString(n), err)
-		}
+	if _, err := decode("relay", "ID", "TESTGRP", nats.Header{HdrPath: {"x"}}, nil); err == nil {
+		t.Error("a relayed write without a destination decoded")
 	}
 }
 
@@ -90,6 +78,33 @@ func TestMessageIDIgnoresCaseOfPath(t *testing.T) {
 	}
 	if MessageID(a, b, 1, `app\x`, []byte("d")) == MessageID(a, b, 2, `app\x`, []byte("d")) {
 		t.Fatal("two datagram IDs share a key")
+	}
+}
+
+// The in-place hash is the documented one (FNV-64a of the upper-cased
+// path with '\\'), for ASCII and for other paths.
+func TestMessageIDIsFNV(t *testing.T) {
+	a, b := netbios.MustNew("A", 0), netbios.MustNew("WG", 0x1d)
+	for _, p := range []string{`app\x`, "APP/X", "BROWSE", "é/à", "\xff"} {
+		for _, id := range []uint16{0, 1, 0x1234, 0xffff} {
+			if got, want := MessageID(a, b, id, p, []byte("data")), messageIDSlow(a, b, id, p, []byte("data")); got != want {
+				t.Errorf("MessageID(%q, %d) = %x, want %x", p, id, got, want)
+			}
+		}
+	}
+}
+
+func TestTokenMatches(t *testing.T) {
+	for _, c := range []struct {
+		path, tok string
+		ok        bool
+	}{
+		{`app\x`, "APP/X", true}, {`app\x`, "app/x", true}, {"a.b", "A%2EB", true}, {"a.b", "A%2eB", true},
+		{"a.b", "A.B", false}, {"ab", "ABC", false}, {"abc", "AB", false}, {string(make([]byte, maxPath+1)), "", false},
+	} {
+		if got := tokenMatches(c.path, c.tok); got != c.ok {
+			t.Errorf("tokenMatches(%q, %q) = %v", c.path, c.tok, got)
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 
 	"github.com/mailslot/mailslot/agent/transport"
 )
@@ -61,9 +62,12 @@ func (n *Network) SetFilter(f func(from string, p *transport.Packet) bool) {
 
 // Host is one machine on the network; it implements transport.Transport.
 type Host struct {
-	net    *Network
-	name   string
-	ifs    []iface
+	net  *Network
+	name string
+	ifs  []iface
+	// snap is what Interfaces returns, rebuilt when ifs changes: the
+	// agent asks for every datagram, as with the UDP transport.
+	snap   atomic.Pointer[[]transport.Interface]
 	ch     chan *transport.Packet
 	closed bool
 	// Dropped counts packets lost because the queue was full.
@@ -95,7 +99,17 @@ func (h *Host) AddInterface(segment string, addr netip.Prefix) transport.Interfa
 		MAC:       net.HardwareAddr{0x02, 0, 0, 0, byte(n.nextIdx >> 8), byte(n.nextIdx)}}
 	n.nextIdx++
 	h.ifs = append(h.ifs, iface{Interface: i, segment: segment})
+	h.snapshotLocked()
 	return i
+}
+
+// snapshotLocked rebuilds h.snap; the network's lock is held.
+func (h *Host) snapshotLocked() {
+	out := make([]transport.Interface, len(h.ifs))
+	for k, i := range h.ifs {
+		out[k] = i.Interface
+	}
+	h.snap.Store(&out)
 }
 
 // RemoveInterface detaches the interface with index idx.
@@ -105,6 +119,7 @@ func (h *Host) RemoveInterface(idx int) {
 	for k, i := range h.ifs {
 		if i.Index == idx {
 			h.ifs = append(h.ifs[:k], h.ifs[k+1:]...)
+			h.snapshotLocked()
 			return
 		}
 	}
@@ -113,15 +128,13 @@ func (h *Host) RemoveInterface(idx int) {
 // Name returns the host's name.
 func (h *Host) Name() string { return h.name }
 
-// Interfaces implements transport.Transport.
+// Interfaces implements transport.Transport. The slice is shared: callers
+// must not modify it.
 func (h *Host) Interfaces() []transport.Interface {
-	h.net.mu.Lock()
-	defer h.net.mu.Unlock()
-	out := make([]transport.Interface, len(h.ifs))
-	for k, i := range h.ifs {
-		out[k] = i.Interface
+	if p := h.snap.Load(); p != nil {
+		return *p
 	}
-	return out
+	return nil
 }
 
 // Packets implements transport.Transport.
