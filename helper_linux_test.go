@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mailslot/mailslot"
+	"github.com/mailslot/mailslot/internal/ctlmsg"
 	"golang.org/x/sys/unix"
 )
 
@@ -284,10 +285,8 @@ func decoys(addr, count string) error {
 			if err != nil {
 				return
 			}
-			// A denial record (version 2, flags 0, zero fields) naming a
-			// slot it is not.
-			rec := append(make([]byte, 30), `\\.\mailslot\app\bank`...)
-			rec[0] = 2
+			// A denial record naming a slot it is not.
+			rec := (&ctlmsg.Hello{Name: `\\.\mailslot\app\bank`}).Append(nil)
 			unix.Write(c, rec)
 			unix.Close(c)
 		}

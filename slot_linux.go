@@ -32,8 +32,7 @@ type Slot struct {
 	ep       *os.File // the epoll set of all connections, in Go's poller
 	epfd     int
 	raw      syscall.RawConn
-	page     *quota.Page
-	pagefd   int
+	page     *quota.Page // and its wake channel
 	logger   *log.Logger
 	floodGap time.Duration // between flood log lines
 
@@ -141,7 +140,7 @@ func Create(name string, cfg *Config) (*Slot, error) {
 // the listening socket, which publishes the name.
 func (s *Slot) open() error {
 	var err error
-	s.page, s.pagefd, err = quota.Create()
+	s.page, err = quota.Create()
 	if err != nil {
 		return err
 	}
@@ -172,8 +171,7 @@ func (s *Slot) release() {
 		unix.Close(s.epfd)
 	}
 	if s.page != nil {
-		s.page.Unmap()
-		unix.Close(s.pagefd)
+		s.page.Close()
 	}
 }
 
@@ -461,8 +459,7 @@ func (s *Slot) Close() error {
 	<-s.accepted
 	s.ep.Close()
 	<-s.drained
-	s.page.Unmap()
-	unix.Close(s.pagefd)
+	s.page.Close()
 	if err != nil {
 		return opErr("close", s.name.String(), err)
 	}
