@@ -123,11 +123,9 @@ func (s *Slot) drainLocked() {
 	s.pend, s.pendCost = s.pend[:0], 0
 	var from *peer
 	multi := false
-	if len(s.peers) == 1 {
+	if s.solo != nil {
 		// One connection: no need to ask epoll which.
-		for _, p := range s.peers {
-			s.recvPeer(p, b)
-		}
+		s.recvPeer(s.solo, b)
 	} else {
 		// Until a round takes nothing: a writer's connection that the
 		// quota cannot take stays ready (level-triggered) but is skipped.
@@ -326,10 +324,22 @@ func (s *Slot) addPeerLocked(p *peer) error {
 		return err
 	}
 	s.peers[int32(p.fd)] = p
+	s.setSoloLocked()
 	if p.decode == nil {
 		s.peersOf[p.uid]++
 	}
 	return nil
+}
+
+// setSoloLocked keeps s.solo, the connection when there is exactly one,
+// so that a drain does not range over the map. s.mu must be held.
+func (s *Slot) setSoloLocked() {
+	s.solo = nil
+	if len(s.peers) == 1 {
+		for _, p := range s.peers {
+			s.solo = p
+		}
+	}
 }
 
 // removePeerLocked drops a connection. s.mu must be held.
@@ -338,6 +348,7 @@ func (s *Slot) removePeerLocked(p *peer) {
 		return
 	}
 	delete(s.peers, int32(p.fd))
+	s.setSoloLocked()
 	if p.decode == nil {
 		if s.peersOf[p.uid]--; s.peersOf[p.uid] <= 0 {
 			delete(s.peersOf, p.uid)

@@ -44,6 +44,7 @@ type Slot struct {
 	closed   bool
 	dropped  int                 // records refused: oversized, undecodable, over quota (sources)
 	peers    map[int32]*peer     // by descriptor
+	solo     *peer               // the only one in peers, if there is exactly one
 	peersOf  map[int]int         // connections by uid (writers only)
 	events   [64]unix.EpollEvent // epoll_wait scratch
 	pend     []*msgq.Msg         // one drain's records, before ordering
@@ -65,7 +66,7 @@ type Slot struct {
 	waiters        int       // readers inside take
 	drainerWaits   bool      // the drainer wants noReader when waiters drops to 0
 	pumpDeadline   time.Time // the epoll file's read deadline
-	lastRead       time.Time // when a reader last left take
+	reads          uint64    // readers that left take; the drainer watches it
 	drainFn        func(uintptr) bool
 	readFn         func(uintptr) bool
 
@@ -225,7 +226,7 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 		if waiting {
 			s.mu.Lock()
 			s.waiters--
-			s.lastRead = time.Now()
+			s.reads++
 			// Wake the drainer only if it asked: no per-message cost.
 			wake := s.waiters == 0 && s.drainerWaits
 			if wake {
@@ -266,8 +267,8 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 			}
 			return m, nil
 		}
-		if start.IsZero() {
-			start = time.Now()
+		if start.IsZero() && timeout >= 0 {
+			start = time.Now() // only a read timeout needs it
 		}
 		wait, forever := s.remaining(start, timeout)
 		if !forever && wait <= 0 {
@@ -485,6 +486,7 @@ func (s *Slot) drainLoop() {
 	defer close(s.drained)
 	idle := time.NewTimer(time.Hour)
 	idle.Stop()
+	var seen uint64 // s.reads when the drainer last looked
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -493,13 +495,14 @@ func (s *Slot) drainLoop() {
 		}
 		var wake <-chan struct{}
 		switch {
-		case time.Since(s.lastRead) < pumpGrace:
-			// A reader was here a moment ago: look again once the grace
-			// has passed. This wakes at most once per pumpGrace however
-			// fast messages flow.
-			rest := pumpGrace - time.Since(s.lastRead)
+		case s.reads != seen:
+			// A reader was here since the last look: look again once the
+			// grace has passed. This wakes at most once per pumpGrace
+			// however fast messages flow, and costs readers no clock
+			// reading.
+			seen = s.reads
 			s.mu.Unlock()
-			idle.Reset(rest)
+			idle.Reset(pumpGrace)
 			select {
 			case <-idle.C:
 			case <-s.done:
