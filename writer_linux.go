@@ -248,7 +248,7 @@ func waitFD(ctx context.Context, fd int, events int16) error {
 	}
 }
 
-func (w *localWriter) write(p []byte, deadline time.Time) error {
+func (w *localWriter) write(p []byte, lim writeLimit) error {
 	if len(p) > w.limit {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, len(p), w.limit)
 	}
@@ -258,7 +258,7 @@ func (w *localWriter) write(p []byte, deadline time.Time) error {
 		return net.ErrClosed
 	}
 	cost := int64(MessageCost(len(p)))
-	if !w.page.TryReserve(cost, w.quota) && !w.page.Reserve(cost, w.quota, deadline, w.stop) {
+	if !w.page.TryReserve(cost, w.quota) && !w.page.Reserve(cost, w.quota, lim.at(), w.stop) {
 		switch {
 		case w.closed.Load():
 			return net.ErrClosed
@@ -267,7 +267,7 @@ func (w *localWriter) write(p []byte, deadline time.Time) error {
 		}
 		return &fullTimeout{detail: "no room in its quota before the write timeout"}
 	}
-	if err := w.send(p, deadline); err != nil {
+	if err := w.send(p, lim); err != nil {
 		w.page.Release(cost, w.quota)
 		return err
 	}
@@ -291,11 +291,11 @@ func sendRecord(fd int, p []byte) syscall.Errno {
 
 // send sends one reserved record. The kernel may briefly have no buffer
 // for it (the reader has not emptied the connection yet); then it waits for
-// buffer space up to max(deadline, stallBound). One write at a time waits in
+// buffer space up to max(lim, stallBound). One write at a time waits in
 // Go's poller, which wakes it the moment there is space; a write that finds
 // another one waiting there retries with a growing pause instead, so that
 // goroutines sharing a Writer never queue behind each other's waits.
-func (w *localWriter) send(p []byte, deadline time.Time) error {
+func (w *localWriter) send(p []byte, lim writeLimit) error {
 	var (
 		stall time.Time
 		pause time.Duration
@@ -308,7 +308,7 @@ func (w *localWriter) send(p []byte, deadline time.Time) error {
 		now := time.Now()
 		if stall.IsZero() {
 			stall = now.Add(stallBound)
-			if deadline.After(stall) {
+			if deadline := lim.at(); deadline.After(stall) {
 				stall = deadline
 			}
 		}
