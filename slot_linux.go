@@ -219,38 +219,40 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 		waiting bool
 		timeout = time.Duration(s.readTimeout.Load())
 	)
-	defer func() {
+	// s.mu is held from here to leave, except while this read waits, so
+	// that a read that pumps takes the lock once more per message, not four
+	// times.
+	s.mu.Lock()
+	// leave ends the read: it releases s.mu, and wakes the drainer only if
+	// the drainer asked (no per-message cost).
+	leave := func(m *msgq.Msg, err error) (*msgq.Msg, error) {
+		wake := false
+		if waiting {
+			s.waiters--
+			s.reads++
+			if wake = s.waiters == 0 && s.drainerWaits; wake {
+				s.drainerWaits = false
+			}
+		}
+		s.mu.Unlock()
+		if wake {
+			notify(s.noReader)
+		}
 		if timer != nil {
 			timer.Stop()
 		}
-		if waiting {
-			s.mu.Lock()
-			s.waiters--
-			s.reads++
-			// Wake the drainer only if it asked: no per-message cost.
-			wake := s.waiters == 0 && s.drainerWaits
-			if wake {
-				s.drainerWaits = false
-			}
-			s.mu.Unlock()
-			if wake {
-				notify(s.noReader)
-			}
-		}
-	}()
+		return m, err
+	}
 	for {
-		s.mu.Lock()
 		if s.closed {
-			s.mu.Unlock()
-			return nil, opErr(op, s.name.String(), net.ErrClosed)
+			return leave(nil, opErr(op, s.name.String(), net.ErrClosed))
 		}
 		if s.q.Len() == 0 && s.pumping {
 			s.drainLocked() // the pump may be slow to look; a pump of our own drains first
 		}
 		if m := s.q.Peek(); m != nil {
 			if limit >= 0 && len(m.Data) > limit {
-				s.mu.Unlock()
-				return nil, opErr(op, s.name.String(), fmt.Errorf("%w: the next message is %d bytes, the buffer %d", ErrBufferTooSmall, len(m.Data), limit))
+				return leave(nil, opErr(op, s.name.String(), fmt.Errorf("%w: the next message is %d bytes, the buffer %d", ErrBufferTooSmall, len(m.Data), limit)))
 			}
 			wasFull := s.overQuota()
 			s.q.Pop()
@@ -260,12 +262,10 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 				// left in the kernel; take them in now there is room.
 				s.drainLocked()
 			}
-			more := s.q.Len() > 0
-			s.mu.Unlock()
-			if more {
+			if s.q.Len() > 0 && s.otherReadersLocked(waiting) {
 				notify(s.avail)
 			}
-			return m, nil
+			return leave(m, nil)
 		}
 		if start.IsZero() && timeout >= 0 {
 			start = time.Now() // only a read timeout needs it
@@ -276,11 +276,9 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 				s.drainLocked() // a last look before timing out
 			}
 			if s.q.Len() > 0 {
-				s.mu.Unlock()
 				continue
 			}
-			s.mu.Unlock()
-			return nil, opErr(op, s.name.String(), ErrTimeout)
+			return leave(nil, opErr(op, s.name.String(), ErrTimeout))
 		}
 		if !waiting {
 			waiting = true
@@ -298,13 +296,14 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 			err := s.pump(ctx)
 			s.mu.Lock()
 			s.pumping = false
-			s.mu.Unlock()
-			notify(s.pumpFree)
-			if err := ctx.Err(); err != nil {
-				return nil, opErr(op, s.name.String(), err)
+			if s.otherReadersLocked(waiting) {
+				notify(s.pumpFree)
 			}
-			if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !s.isClosed() {
-				return nil, opErr(op, s.name.String(), err)
+			if err := ctx.Err(); err != nil {
+				return leave(nil, opErr(op, s.name.String(), err))
+			}
+			if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !s.closed {
+				return leave(nil, opErr(op, s.name.String(), err))
 			}
 			continue
 		}
@@ -330,9 +329,21 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 		case <-s.done:
 		case <-tc:
 		case <-ctx.Done():
-			return nil, opErr(op, s.name.String(), ctx.Err())
+			s.mu.Lock()
+			return leave(nil, opErr(op, s.name.String(), ctx.Err()))
 		}
+		s.mu.Lock()
 	}
+}
+
+// otherReadersLocked reports whether readers other than the calling one
+// (counted in s.waiters if waiting) wait for a message or the pump, so that
+// a read notifies nobody when it is alone. s.mu must be held.
+func (s *Slot) otherReadersLocked(waiting bool) bool {
+	if waiting {
+		return s.waiters > 1
+	}
+	return s.waiters > 0
 }
 
 // pump waits on the epoll set until a message is queued, the deadline
