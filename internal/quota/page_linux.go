@@ -28,6 +28,7 @@ package quota
 import (
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -50,9 +51,12 @@ type Page struct {
 	closed  *atomic.Uint32
 	need    *atomic.Int64
 
-	fd     int    // the slot's: the memfd it passes to writers
-	signal *waker // the slot's end of the wake channel
-	wait   *waiter
+	fd   int // the slot's: the memfd it passes to writers
+	wait *waiter
+	// The slot's end of the wake channel, made when the first writer
+	// needs it, so that an idle slot holds no socket.
+	signal   atomic.Pointer[waker]
+	signalMu sync.Mutex // makes it once
 }
 
 // ErrBadPage is returned by Map for descriptors that are not a sealed page
@@ -81,16 +85,27 @@ func Create() (*Page, error) {
 		return fail(err)
 	}
 	p.fd = fd
-	if p.signal, err = newWaker(); err != nil {
-		p.Close()
-		return nil, err
-	}
 	return p, nil
 }
 
-// Descriptors are the slot's page and the writers' end of its wake channel,
-// to be passed (SCM_RIGHTS) to an admitted writer, in this order.
-func (p *Page) Descriptors() []int { return []int{p.fd, p.signal.peer} }
+// Descriptors are the slot's page and the writers' end of its wake channel
+// (made by the first call), to be passed (SCM_RIGHTS) to an admitted
+// writer, in this order.
+func (p *Page) Descriptors() ([]int, error) {
+	w := p.signal.Load()
+	if w == nil {
+		p.signalMu.Lock()
+		defer p.signalMu.Unlock()
+		if w = p.signal.Load(); w == nil {
+			var err error
+			if w, err = newWaker(); err != nil {
+				return nil, err
+			}
+			p.signal.Store(w)
+		}
+	}
+	return []int{p.fd, w.peer}, nil
+}
 
 // Map checks that pagefd is a page sealed against resizing, of exactly Size
 // bytes, and that wakefd is a Unix datagram socket, and maps the page. It
@@ -155,8 +170,8 @@ func (p *Page) Close() error {
 	if p.fd >= 0 {
 		unix.Close(p.fd)
 	}
-	if p.signal != nil {
-		p.signal.close()
+	if w := p.signal.Load(); w != nil {
+		w.close()
 	}
 	if p.wait != nil {
 		p.wait.close()
@@ -196,16 +211,20 @@ func (p *Page) loadNeed() int64 { return noNeed - p.need.Load() }
 // writers see the room at their next look.)
 func (p *Page) Release(n, quota int64) {
 	c := p.charged.Add(-n)
-	if p.signal != nil && p.waiters.Load() > 0 && quota-c >= max(p.loadNeed(), quota/8) {
-		p.need.Store(0)
-		p.signal.wake()
+	if p.waiters.Load() > 0 && quota-c >= max(p.loadNeed(), quota/8) {
+		if w := p.signal.Load(); w != nil {
+			p.need.Store(0)
+			w.wake()
+		}
 	}
 }
 
 // MarkClosed tells waiting and future writers that the slot is gone.
 func (p *Page) MarkClosed() {
 	p.closed.Store(1)
-	p.signal.wake()
+	if w := p.signal.Load(); w != nil {
+		w.wake()
+	}
 }
 
 // Kick makes this writer's waits look at the page, and stop() again, now.

@@ -17,7 +17,7 @@ import (
 func writerPage(t *testing.T, slot *Page) *Page {
 	t.Helper()
 	var fds []int
-	for _, fd := range slot.Descriptors() {
+	for _, fd := range descriptors(t, slot) {
 		d, err := unix.Dup(fd)
 		if err != nil {
 			t.Fatal(err)
@@ -30,6 +30,22 @@ func writerPage(t *testing.T, slot *Page) *Page {
 	}
 	t.Cleanup(func() { w.Close() })
 	return w
+}
+
+func descriptors(t *testing.T, slot *Page) []int {
+	t.Helper()
+	fds, err := slot.Descriptors()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fds
+}
+
+// signal is slot's end of its wake channel, made if need be.
+func signal(t *testing.T, slot *Page) *waker {
+	t.Helper()
+	descriptors(t, slot)
+	return slot.signal.Load()
 }
 
 func newSlotPage(t *testing.T) *Page {
@@ -103,6 +119,21 @@ func TestReserveReleaseWake(t *testing.T) {
 	waitForWaiters(t, slot, 1)
 	slot.Release(60, 100) // the slot, through its own mapping, wakes it
 	expect(t, done, 1)
+}
+
+func TestIdleSlotHasNoWakeChannel(t *testing.T) {
+	// The channel is made for the first writer: an idle slot holds one
+	// descriptor, and releasing or closing without one is fine.
+	slot := newSlotPage(t)
+	slot.Release(0, 100)
+	slot.MarkClosed()
+	if slot.signal.Load() != nil {
+		t.Fatal("a slot without writers made a wake channel")
+	}
+	a, b := descriptors(t, slot), descriptors(t, slot)
+	if len(a) != 2 || a[0] != b[0] || a[1] != b[1] {
+		t.Fatalf("descriptors %v then %v", a, b)
+	}
 }
 
 func TestDeadlineWithoutWakeUp(t *testing.T) {
@@ -194,11 +225,12 @@ func TestWaitersSharingAPageAreAllWoken(t *testing.T) {
 
 // drainCount empties the writers' end of slot's channel and counts the
 // wake-ups it held.
-func drainCount(slot *Page) int {
+func drainCount(t *testing.T, slot *Page) int {
+	peer := signal(t, slot).peer
 	n := 0
 	var b [1]byte
 	for {
-		if _, _, err := unix.Recvfrom(slot.signal.peer, b[:], unix.MSG_DONTWAIT); err != nil {
+		if _, _, err := unix.Recvfrom(peer, b[:], unix.MSG_DONTWAIT); err != nil {
 			return n
 		}
 		n++
@@ -220,13 +252,13 @@ func TestReleaseWakesInBatches(t *testing.T) {
 	go func() { done <- w.Reserve(10, quota, time.Now().Add(time.Hour), never) }()
 	waitForWaiters(t, slot, 1)
 	slot.Release(100, quota) // room for the writer, but not an eighth free
-	if n := drainCount(slot); n != 0 {
+	if n := drainCount(t, slot); n != 0 {
 		t.Fatalf("%d wake-ups for a release below the batch size", n)
 	}
 	slot.Release(quota/8, quota)
 	expect(t, done, 1)
 	slot.Release(100, quota)
-	if n := drainCount(slot); n != 1 {
+	if n := drainCount(t, slot); n != 1 {
 		t.Fatalf("%d wake-ups, want 1", n)
 	}
 }
@@ -238,13 +270,14 @@ func TestUnreadWakeUpsNeverBlockTheSlot(t *testing.T) {
 	onlyWakeUps(t)
 	slot := newSlotPage(t)
 	w := writerPage(t, slot)
-	if err := unix.SetNonblock(slot.signal.peer, false); err != nil {
+	if err := unix.SetNonblock(signal(t, slot).peer, false); err != nil {
 		t.Fatal(err)
 	}
 	sent := make(chan struct{})
+	wk := signal(t, slot)
 	go func() {
 		for i := 0; i < 20000; i++ {
-			slot.signal.wake()
+			wk.wake()
 		}
 		close(sent)
 	}()
@@ -267,7 +300,7 @@ func TestShutDownChannelDelaysOnlyToTheSlice(t *testing.T) {
 	// waits for, at its next look.
 	slot := newSlotPage(t)
 	w := writerPage(t, slot)
-	if err := unix.Shutdown(slot.signal.peer, unix.SHUT_RDWR); err != nil {
+	if err := unix.Shutdown(signal(t, slot).peer, unix.SHUT_RDWR); err != nil {
 		t.Fatal(err)
 	}
 	w.TryReserve(100, 100)
@@ -281,7 +314,7 @@ func TestShutDownChannelDelaysOnlyToTheSlice(t *testing.T) {
 func TestMapRefusesUnsealed(t *testing.T) {
 	slot := newSlotPage(t)
 	wake := func() int {
-		d, err := unix.Dup(slot.signal.peer)
+		d, err := unix.Dup(signal(t, slot).peer)
 		if err != nil {
 			t.Fatal(err)
 		}
