@@ -47,8 +47,10 @@ type Slot struct {
 	solo     *peer               // the only one in peers, if there is exactly one
 	peersOf  map[int]int         // connections by uid (writers only)
 	events   [64]unix.EpollEvent // epoll_wait scratch
-	pend     []*msgq.Msg         // one drain's records, before ordering
-	pendCost int
+	pend      []*msgq.Msg         // records taken in, not yet ordered and queued
+	pendCost  int                 // their MessageCost
+	pendFrom  *peer               // the connection of the last of them
+	pendMulti bool                // they came from several connections
 	wake     chan struct{} // closed and replaced when the deadline changes
 	hello    []byte        // handshake scratch
 	denied   []byte        // the record refused clients get
@@ -248,7 +250,7 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 			return leave(nil, opErr(op, s.name.String(), net.ErrClosed))
 		}
 		if s.q.Len() == 0 && s.pumping {
-			s.drainLocked() // the pump may be slow to look; a pump of our own drains first
+			s.drainLocked(drainSome) // the pump may be slow to look; a pump of our own drains first
 		}
 		if m := s.q.Peek(); m != nil {
 			if limit >= 0 && len(m.Data) > limit {
@@ -260,7 +262,7 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 			if wasFull {
 				// Records a tampering writer sent past the quota were
 				// left in the kernel; take them in now there is room.
-				s.drainLocked()
+				s.drainLocked(drainAll)
 			}
 			if s.q.Len() > 0 && s.otherReadersLocked(waiting) {
 				notify(s.avail)
@@ -273,7 +275,7 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 		wait, forever := s.remaining(start, timeout)
 		if !forever && wait <= 0 {
 			if !s.pumping {
-				s.drainLocked() // a last look before timing out
+				s.drainLocked(drainSome) // a last look before timing out
 			}
 			if s.q.Len() > 0 {
 				continue
@@ -375,7 +377,7 @@ func (s *Slot) setPumpDeadlineLocked(t time.Time) {
 func (s *Slot) drainUntilMessage(uintptr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.drainLocked()
+	s.drainLocked(drainSome)
 	return s.closed || s.q.Len() > 0
 }
 
@@ -386,7 +388,7 @@ func (s *Slot) drainUntilMessage(uintptr) bool {
 func (s *Slot) drainUntilStopped(uintptr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.drainLocked()
+	s.drainLocked(drainAll)
 	return s.closed || s.kicked
 }
 
@@ -409,7 +411,7 @@ func (s *Slot) Info() (Info, error) {
 }
 
 func (s *Slot) infoLocked() Info {
-	s.drainLocked()
+	s.drainLocked(drainAll)
 	info := Info{MaxMessageSize: s.set.maxMessageSize, NextSize: NoMessage, MessageCount: s.q.Len(),
 		ReadTimeout: time.Duration(s.readTimeout.Load())}
 	if m := s.q.Peek(); m != nil {
@@ -458,6 +460,8 @@ func (s *Slot) Close() error {
 	}
 	s.closed = true
 	s.q.Clear()
+	clear(s.pend)
+	s.pend, s.pendCost, s.pendFrom = s.pend[:0], 0, nil
 	for _, p := range s.peers {
 		s.removePeerLocked(p)
 	}

@@ -3,6 +3,7 @@ package mailslot_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -160,6 +161,56 @@ func TestOrderFollowsWriteCompletion(t *testing.T) {
 			t.Fatalf("message %d: %q %v", i, buf, err)
 		}
 	}
+}
+
+func TestOrderFollowsWriteCompletionWhileReading(t *testing.T) {
+	// The same across eight connections while the reader keeps up: a read
+	// takes in only part of what the kernel holds, so messages taken in
+	// must wait for older ones still in other connections. Writes are
+	// serialized by a lock, each returning before the next begins, so the
+	// numbers must be read in order.
+	name := uniqueName(t)
+	s := mustCreate(t, name, &mailslot.Config{ReadTimeout: time.Minute})
+	const writers, total = 8, 20000
+	var (
+		mu   sync.Mutex
+		next int
+		wg   sync.WaitGroup
+	)
+	for i := 0; i < writers; i++ {
+		w := mustOpen(t, name)
+		w.SetWriteTimeout(time.Minute)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var b [8]byte
+			for {
+				mu.Lock()
+				if next == total {
+					mu.Unlock()
+					return
+				}
+				binary.LittleEndian.PutUint64(b[:], uint64(next))
+				_, err := w.Write(b[:])
+				next++
+				mu.Unlock()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	buf := make([]byte, 8)
+	for k := 0; k < total; k++ {
+		if _, err := s.Read(buf); err != nil {
+			t.Fatal(err)
+		}
+		if got := binary.LittleEndian.Uint64(buf); got != uint64(k) {
+			t.Fatalf("read %d, want %d", got, k)
+		}
+	}
+	wg.Wait()
 }
 
 func TestMessageTooLargeQueuesNothing(t *testing.T) {
