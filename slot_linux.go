@@ -39,22 +39,22 @@ type Slot struct {
 	readTimeout atomic.Int64 // nanoseconds; -1 = forever
 	deadline    atomic.Int64 // UnixNano; 0 = none
 
-	mu       sync.Mutex
-	q        *msgq.Queue
-	closed   bool
-	dropped  int                 // records refused: oversized, undecodable, over quota (sources)
-	peers    map[int32]*peer     // by descriptor
-	solo     *peer               // the only one in peers, if there is exactly one
-	peersOf  map[int]int         // connections by uid (writers only)
-	events   [64]unix.EpollEvent // epoll_wait scratch
+	mu        sync.Mutex
+	q         *msgq.Queue
+	closed    bool
+	dropped   int                 // records refused: oversized, undecodable, over quota (sources)
+	peers     map[int32]*peer     // by descriptor
+	solo      *peer               // the only one in peers, if there is exactly one
+	peersOf   map[int]int         // connections by uid (writers only)
+	events    [64]unix.EpollEvent // epoll_wait scratch
 	pend      []*msgq.Msg         // records taken in, not yet ordered and queued
 	pendCost  int                 // their MessageCost
 	pendFrom  *peer               // the connection of the last of them
 	pendMulti bool                // they came from several connections
-	wake     chan struct{} // closed and replaced when the deadline changes
-	hello    []byte        // handshake scratch
-	denied   []byte        // the record refused clients get
-	busy     []byte        // the record clients over their user's connection limit get
+	wake      chan struct{}       // closed and replaced when the deadline changes
+	hello     []byte              // handshake scratch
+	denied    []byte              // the record refused clients get
+	busy      []byte              // the record clients over their user's connection limit get
 
 	// Who waits on the epoll set. Exactly one goroutine at a time is the
 	// "pump": a reader that has nothing to read (so the kernel wakes it
