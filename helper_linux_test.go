@@ -37,6 +37,13 @@ func asNobody(t *testing.T, groups, mode string, args ...string) *exec.Cmd {
 	return asUser(t, 65534, groups, mode, args...)
 }
 
+// removeHelper deletes the copy of the test binary, if one was made.
+func removeHelper() {
+	if helperPath != "" {
+		os.RemoveAll(filepath.Dir(helperPath))
+	}
+}
+
 // asUser is asNobody for any uid (the gid is the same number).
 func asUser(t *testing.T, uid int, groups, mode string, args ...string) *exec.Cmd {
 	t.Helper()
