@@ -136,9 +136,11 @@ const drainSomeMin = 64
 // and stops after the round that brings the queue to drainSomeMin messages:
 // the reader's queue, and the buffers it cycles through, stay small while
 // writers keep sending, which is faster than taking in a whole quota at
-// once. A message taken in is queued only once it is older than the last one
-// taken from every connection that may hold more (the cut-off); younger ones
-// wait in s.pend for the next drain. s.mu must be held.
+// once. A message taken in is queued only once it is no younger than the
+// last one taken from every connection that may hold more, nor than the
+// start of the round (the cut-off): any record still in the kernel was sent
+// later, and so cannot belong before it. Younger ones wait in s.pend for the
+// next drain. s.mu must be held.
 func (s *Slot) drainLocked(all bool) {
 	if s.closed {
 		return
@@ -156,6 +158,12 @@ func (s *Slot) drainLocked(all bool) {
 			}
 			cut = p.last
 		} else {
+			if !all {
+				// A connection found empty in this round may have
+				// received a record since, stamped no earlier than
+				// now: what was sent after now waits for a later round.
+				cut = time.Now().UnixNano()
+			}
 			n, err := unix.EpollWait(s.epfd, s.events[:], 0)
 			if err == unix.EINTR {
 				continue
