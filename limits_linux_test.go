@@ -59,68 +59,29 @@ func TestInfoCountsWhatAReadLeftBehind(t *testing.T) {
 	// A read takes in only part of what the kernel holds, and may keep
 	// messages aside until older ones arrive from other connections. Info
 	// must still count every message whose Write returned. Eight writers
-	// write one at a time (a lock orders them) while the slot is read; now
-	// and then the test holds the lock, so no write is under way, and asks
-	// Info.
+	// take turns while the slot is read; now and then the test holds their
+	// lock, so no write is under way, and asks Info.
 	name := uniqueName(t)
-	// The writers stop at limit, far below the quota: a writer waiting for
-	// room would hold the lock the test needs.
+	// The writers stop at 15,000, far below the quota: a writer waiting
+	// for room would hold the lock the test needs.
 	s := mustCreate(t, name, &mailslot.Config{Quota: 32 << 20, ReadTimeout: time.Minute})
-	const writers, limit = 8, 15000
-	var (
-		mu      sync.Mutex
-		written int
-		stop    bool
-		wg      sync.WaitGroup
-	)
-	for i := 0; i < writers; i++ {
-		w := mustOpen(t, name)
-		w.SetWriteTimeout(time.Minute)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				mu.Lock()
-				if stop || written == limit {
-					mu.Unlock()
-					return
-				}
-				_, err := fmt.Fprint(w, written)
-				if err == nil {
-					written++
-				}
-				mu.Unlock()
-				if err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	buf := make([]byte, 16)
+	var tw turns
+	tw.start(t, name, 8, 15000)
 	read := 0
-	check := func() {
-		n, err := s.Read(buf)
-		if err != nil || string(buf[:n]) != fmt.Sprint(read) {
-			t.Fatalf("read %d: %q, %v", read, buf[:n], err)
-		}
-		read++
-	}
 	for round := 1; round <= 100; round++ {
 		for read < 100*round {
-			check()
+			readInOrder(t, s, &read)
 		}
-		mu.Lock()
-		wantCount(t, s, written-read)
-		mu.Unlock()
+		tw.mu.Lock()
+		wantCount(t, s, tw.written-read)
+		tw.mu.Unlock()
 	}
-	mu.Lock()
-	stop = true
-	total := written
-	mu.Unlock()
-	wg.Wait()
-	for read < total {
-		check()
+	tw.mu.Lock()
+	tw.stop = true
+	tw.mu.Unlock()
+	tw.wg.Wait()
+	for read < tw.written {
+		readInOrder(t, s, &read)
 	}
 }
 
