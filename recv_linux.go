@@ -216,16 +216,15 @@ func (s *Slot) queuePendLocked(cut int64) {
 	if s.pendMulti {
 		slices.SortStableFunc(s.pend, byTime)
 	}
+	// The first record younger than cut, and all after it, wait: even with
+	// records of one connection only (in its order, whatever their stamps
+	// say), another connection may still receive an older one.
 	n := len(s.pend)
-	// Records of one connection are in its order whatever their stamps
-	// say; a cut-off matters only between connections.
-	if cut != maxTime && s.pendMulti {
-		n, _ = slices.BinarySearchFunc(s.pend, cut, func(m *msgq.Msg, cut int64) int {
-			if m.Time.UnixNano() <= cut {
-				return -1
-			}
-			return 1
-		})
+	if cut != maxTime {
+		n = slices.IndexFunc(s.pend, func(m *msgq.Msg) bool { return m.Time.UnixNano() > cut })
+		if n < 0 {
+			n = len(s.pend)
+		}
 	}
 	for i, m := range s.pend[:n] {
 		s.q.Push(m)

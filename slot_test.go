@@ -191,8 +191,14 @@ type turns struct {
 }
 
 // start opens n writers on name that write in turns until limit writes or
-// stop.
+// stop. They stop before the writers close when the test ends.
 func (tw *turns) start(t *testing.T, name string, n, limit int) {
+	defer t.Cleanup(func() {
+		tw.mu.Lock()
+		tw.stop = true
+		tw.mu.Unlock()
+		tw.wg.Wait()
+	})
 	for i := 0; i < n; i++ {
 		w := mustOpen(t, name)
 		w.SetWriteTimeout(time.Minute)
