@@ -186,7 +186,11 @@ func (s *Slot) handshake(fd int) bool {
 		ReadTimeoutMS: durationMS(info.ReadTimeout), MessageCount: info.MessageCount, NextSize: info.NextSize,
 		Name: s.name.String()}
 	s.hello = h.Append(s.hello[:0])
-	if err := unix.Sendmsg(fd, s.hello, unix.UnixRights(s.pagefd), nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL); err != nil {
+	fds, err := s.page.Descriptors()
+	if err == nil {
+		err = unix.Sendmsg(fd, s.hello, unix.UnixRights(fds...), nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+	}
+	if err != nil {
 		s.removePeerLocked(p)
 	}
 	return true

@@ -55,7 +55,7 @@ func TestDescriptorsAreCloseOnExec(t *testing.T) {
 			t.Errorf("descriptor %d (%s) is not close-on-exec", fd, target)
 		}
 	}
-	if checked < 4 { // listener, epoll set, quota page, connections
+	if checked < 4 { // listener, epoll set, quota page, wake channel, connections
 		t.Fatalf("only %d new descriptors seen", checked)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mailslot/mailslot"
+	"github.com/mailslot/mailslot/internal/ctlmsg"
 	"golang.org/x/sys/unix"
 )
 
@@ -34,6 +35,13 @@ var (
 func asNobody(t *testing.T, groups, mode string, args ...string) *exec.Cmd {
 	t.Helper()
 	return asUser(t, 65534, groups, mode, args...)
+}
+
+// removeHelper deletes the copy of the test binary, if one was made.
+func removeHelper() {
+	if helperPath != "" {
+		os.RemoveAll(filepath.Dir(helperPath))
+	}
 }
 
 // asUser is asNobody for any uid (the gid is the same number).
@@ -284,10 +292,8 @@ func decoys(addr, count string) error {
 			if err != nil {
 				return
 			}
-			// A denial record (version 2, flags 0, zero fields) naming a
-			// slot it is not.
-			rec := append(make([]byte, 30), `\\.\mailslot\app\bank`...)
-			rec[0] = 2
+			// A denial record naming a slot it is not.
+			rec := (&ctlmsg.Hello{Name: `\\.\mailslot\app\bank`}).Append(nil)
 			unix.Write(c, rec)
 			unix.Close(c)
 		}

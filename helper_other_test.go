@@ -3,3 +3,5 @@
 package mailslot_test
 
 func runHelper(mode string, args []string) int { return 2 }
+
+func removeHelper() {}

@@ -55,6 +55,36 @@ func TestInfoCountsEveryWriteWhenFull(t *testing.T) {
 	wantCount(t, s, total)
 }
 
+func TestInfoCountsWhatAReadLeftBehind(t *testing.T) {
+	// A read takes in only part of what the kernel holds, and may keep
+	// messages aside until older ones arrive from other connections. Info
+	// must still count every message whose Write returned. Eight writers
+	// take turns while the slot is read; now and then the test holds their
+	// lock, so no write is under way, and asks Info.
+	name := uniqueName(t)
+	// The writers stop at 15,000, far below the quota: a writer waiting
+	// for room would hold the lock the test needs.
+	s := mustCreate(t, name, &mailslot.Config{Quota: 32 << 20, ReadTimeout: time.Minute})
+	var tw turns
+	tw.start(t, name, 8, 15000)
+	read := 0
+	for round := 1; round <= 100; round++ {
+		for read < 100*round {
+			readInOrder(t, s, &read)
+		}
+		tw.mu.Lock()
+		wantCount(t, s, tw.written-read)
+		tw.mu.Unlock()
+	}
+	tw.mu.Lock()
+	tw.stop = true
+	tw.mu.Unlock()
+	tw.wg.Wait()
+	for read < tw.written {
+		readInOrder(t, s, &read)
+	}
+}
+
 func TestQuotaHoldsWithinOneMessage(t *testing.T) {
 	// Finding 9: 64 KiB messages into a 1 MiB slot. The charged total may
 	// not exceed the quota, and one more message must not have fitted.

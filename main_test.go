@@ -18,7 +18,9 @@ func TestMain(m *testing.M) {
 	}
 	// Keep the tests' slots out of the system namespace.
 	os.Setenv(mailslot.NamespaceEnv, fmt.Sprintf("test-%d", os.Getpid()))
-	os.Exit(m.Run())
+	code := m.Run()
+	removeHelper()
+	os.Exit(code)
 }
 
 // helperEnv selects a helper mode of the test binary (helper_*_test.go).

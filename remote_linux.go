@@ -109,7 +109,7 @@ type remoteWriter struct {
 // write sends p as one record. The agent reads at the rate its policy
 // allows this user; when it lags, the socket fills and the write waits
 // until deadline, then fails like a full local slot.
-func (w *remoteWriter) write(p []byte, deadline time.Time) error {
+func (w *remoteWriter) write(p []byte, lim writeLimit) error {
 	if len(p) > w.max {
 		return fmt.Errorf("%w: %d bytes exceed the %d-byte limit of one network mailslot message to \\\\%s", ErrBadNetPath, len(p), w.max, w.host)
 	}
@@ -128,7 +128,7 @@ func (w *remoteWriter) write(p []byte, deadline time.Time) error {
 		return nil
 	}
 	if err == nil {
-		err = w.waitWrite(b, deadline)
+		err = w.waitWrite(b, lim.at())
 	}
 	var ne net.Error
 	switch {

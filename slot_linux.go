@@ -32,27 +32,29 @@ type Slot struct {
 	ep       *os.File // the epoll set of all connections, in Go's poller
 	epfd     int
 	raw      syscall.RawConn
-	page     *quota.Page
-	pagefd   int
+	page     *quota.Page // and its wake channel
 	logger   *log.Logger
 	floodGap time.Duration // between flood log lines
 
 	readTimeout atomic.Int64 // nanoseconds; -1 = forever
 	deadline    atomic.Int64 // UnixNano; 0 = none
 
-	mu       sync.Mutex
-	q        *msgq.Queue
-	closed   bool
-	dropped  int                 // records refused: oversized, undecodable, over quota (sources)
-	peers    map[int32]*peer     // by descriptor
-	peersOf  map[int]int         // connections by uid (writers only)
-	events   [64]unix.EpollEvent // epoll_wait scratch
-	pend     []*msgq.Msg         // one drain's records, before ordering
-	pendCost int
-	wake     chan struct{} // closed and replaced when the deadline changes
-	hello    []byte        // handshake scratch
-	denied   []byte        // the record refused clients get
-	busy     []byte        // the record clients over their user's connection limit get
+	mu        sync.Mutex
+	q         *msgq.Queue
+	closed    bool
+	dropped   int                 // records refused: oversized, undecodable, over quota (sources)
+	peers     map[int32]*peer     // by descriptor
+	solo      *peer               // the only one in peers, if there is exactly one
+	peersOf   map[int]int         // connections by uid (writers only)
+	events    [64]unix.EpollEvent // epoll_wait scratch
+	pend      []*msgq.Msg         // records taken in, not yet ordered and queued
+	pendCost  int                 // their MessageCost
+	pendFrom  *peer               // the connection of the last of them
+	pendMulti bool                // they came from several connections
+	wake      chan struct{}       // closed and replaced when the deadline changes
+	hello     []byte              // handshake scratch
+	denied    []byte              // the record refused clients get
+	busy      []byte              // the record clients over their user's connection limit get
 
 	// Who waits on the epoll set. Exactly one goroutine at a time is the
 	// "pump": a reader that has nothing to read (so the kernel wakes it
@@ -66,7 +68,7 @@ type Slot struct {
 	waiters        int       // readers inside take
 	drainerWaits   bool      // the drainer wants noReader when waiters drops to 0
 	pumpDeadline   time.Time // the epoll file's read deadline
-	lastRead       time.Time // when a reader last left take
+	reads          uint64    // readers that left take; the drainer watches it
 	drainFn        func(uintptr) bool
 	readFn         func(uintptr) bool
 
@@ -141,7 +143,7 @@ func Create(name string, cfg *Config) (*Slot, error) {
 // the listening socket, which publishes the name.
 func (s *Slot) open() error {
 	var err error
-	s.page, s.pagefd, err = quota.Create()
+	s.page, err = quota.Create()
 	if err != nil {
 		return err
 	}
@@ -172,8 +174,7 @@ func (s *Slot) release() {
 		unix.Close(s.epfd)
 	}
 	if s.page != nil {
-		s.page.Unmap()
-		unix.Close(s.pagefd)
+		s.page.Close()
 	}
 }
 
@@ -220,38 +221,40 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 		waiting bool
 		timeout = time.Duration(s.readTimeout.Load())
 	)
-	defer func() {
+	// s.mu is held from here to leave, except while this read waits, so
+	// that a read that pumps takes the lock once more per message, not four
+	// times.
+	s.mu.Lock()
+	// leave ends the read: it releases s.mu, and wakes the drainer only if
+	// the drainer asked (no per-message cost).
+	leave := func(m *msgq.Msg, err error) (*msgq.Msg, error) {
+		wake := false
+		if waiting {
+			s.waiters--
+			s.reads++
+			if wake = s.waiters == 0 && s.drainerWaits; wake {
+				s.drainerWaits = false
+			}
+		}
+		s.mu.Unlock()
+		if wake {
+			notify(s.noReader)
+		}
 		if timer != nil {
 			timer.Stop()
 		}
-		if waiting {
-			s.mu.Lock()
-			s.waiters--
-			s.lastRead = time.Now()
-			// Wake the drainer only if it asked: no per-message cost.
-			wake := s.waiters == 0 && s.drainerWaits
-			if wake {
-				s.drainerWaits = false
-			}
-			s.mu.Unlock()
-			if wake {
-				notify(s.noReader)
-			}
-		}
-	}()
+		return m, err
+	}
 	for {
-		s.mu.Lock()
 		if s.closed {
-			s.mu.Unlock()
-			return nil, opErr(op, s.name.String(), net.ErrClosed)
+			return leave(nil, opErr(op, s.name.String(), net.ErrClosed))
 		}
 		if s.q.Len() == 0 && s.pumping {
-			s.drainLocked() // the pump may be slow to look; a pump of our own drains first
+			s.drainLocked(drainSome) // the pump may be slow to look; a pump of our own drains first
 		}
 		if m := s.q.Peek(); m != nil {
 			if limit >= 0 && len(m.Data) > limit {
-				s.mu.Unlock()
-				return nil, opErr(op, s.name.String(), fmt.Errorf("%w: the next message is %d bytes, the buffer %d", ErrBufferTooSmall, len(m.Data), limit))
+				return leave(nil, opErr(op, s.name.String(), fmt.Errorf("%w: the next message is %d bytes, the buffer %d", ErrBufferTooSmall, len(m.Data), limit)))
 			}
 			wasFull := s.overQuota()
 			s.q.Pop()
@@ -259,29 +262,25 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 			if wasFull {
 				// Records a tampering writer sent past the quota were
 				// left in the kernel; take them in now there is room.
-				s.drainLocked()
+				s.drainLocked(drainAll)
 			}
-			more := s.q.Len() > 0
-			s.mu.Unlock()
-			if more {
+			if s.q.Len() > 0 && s.otherReadersLocked(waiting) {
 				notify(s.avail)
 			}
-			return m, nil
+			return leave(m, nil)
 		}
-		if start.IsZero() {
-			start = time.Now()
+		if start.IsZero() && timeout >= 0 {
+			start = time.Now() // only a read timeout needs it
 		}
 		wait, forever := s.remaining(start, timeout)
 		if !forever && wait <= 0 {
 			if !s.pumping {
-				s.drainLocked() // a last look before timing out
+				s.drainLocked(drainSome) // a last look before timing out
 			}
 			if s.q.Len() > 0 {
-				s.mu.Unlock()
 				continue
 			}
-			s.mu.Unlock()
-			return nil, opErr(op, s.name.String(), ErrTimeout)
+			return leave(nil, opErr(op, s.name.String(), ErrTimeout))
 		}
 		if !waiting {
 			waiting = true
@@ -299,13 +298,14 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 			err := s.pump(ctx)
 			s.mu.Lock()
 			s.pumping = false
-			s.mu.Unlock()
-			notify(s.pumpFree)
-			if err := ctx.Err(); err != nil {
-				return nil, opErr(op, s.name.String(), err)
+			if s.otherReadersLocked(waiting) {
+				notify(s.pumpFree)
 			}
-			if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !s.isClosed() {
-				return nil, opErr(op, s.name.String(), err)
+			if err := ctx.Err(); err != nil {
+				return leave(nil, opErr(op, s.name.String(), err))
+			}
+			if err != nil && !errors.Is(err, os.ErrDeadlineExceeded) && !s.closed {
+				return leave(nil, opErr(op, s.name.String(), err))
 			}
 			continue
 		}
@@ -331,9 +331,21 @@ func (s *Slot) take(ctx context.Context, op string, limit int) (*msgq.Msg, error
 		case <-s.done:
 		case <-tc:
 		case <-ctx.Done():
-			return nil, opErr(op, s.name.String(), ctx.Err())
+			s.mu.Lock()
+			return leave(nil, opErr(op, s.name.String(), ctx.Err()))
 		}
+		s.mu.Lock()
 	}
+}
+
+// otherReadersLocked reports whether readers other than the calling one
+// (counted in s.waiters if waiting) wait for a message or the pump, so that
+// a read notifies nobody when it is alone. s.mu must be held.
+func (s *Slot) otherReadersLocked(waiting bool) bool {
+	if waiting {
+		return s.waiters > 1
+	}
+	return s.waiters > 0
 }
 
 // pump waits on the epoll set until a message is queued, the deadline
@@ -365,7 +377,7 @@ func (s *Slot) setPumpDeadlineLocked(t time.Time) {
 func (s *Slot) drainUntilMessage(uintptr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.drainLocked()
+	s.drainLocked(drainSome)
 	return s.closed || s.q.Len() > 0
 }
 
@@ -376,7 +388,7 @@ func (s *Slot) drainUntilMessage(uintptr) bool {
 func (s *Slot) drainUntilStopped(uintptr) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.drainLocked()
+	s.drainLocked(drainAll)
 	return s.closed || s.kicked
 }
 
@@ -399,7 +411,7 @@ func (s *Slot) Info() (Info, error) {
 }
 
 func (s *Slot) infoLocked() Info {
-	s.drainLocked()
+	s.drainLocked(drainAll)
 	info := Info{MaxMessageSize: s.set.maxMessageSize, NextSize: NoMessage, MessageCount: s.q.Len(),
 		ReadTimeout: time.Duration(s.readTimeout.Load())}
 	if m := s.q.Peek(); m != nil {
@@ -448,6 +460,8 @@ func (s *Slot) Close() error {
 	}
 	s.closed = true
 	s.q.Clear()
+	clear(s.pend)
+	s.pend, s.pendCost, s.pendFrom = s.pend[:0], 0, nil
 	for _, p := range s.peers {
 		s.removePeerLocked(p)
 	}
@@ -461,8 +475,7 @@ func (s *Slot) Close() error {
 	<-s.accepted
 	s.ep.Close()
 	<-s.drained
-	s.page.Unmap()
-	unix.Close(s.pagefd)
+	s.page.Close()
 	if err != nil {
 		return opErr("close", s.name.String(), err)
 	}
@@ -488,6 +501,7 @@ func (s *Slot) drainLoop() {
 	defer close(s.drained)
 	idle := time.NewTimer(time.Hour)
 	idle.Stop()
+	var seen uint64 // s.reads when the drainer last looked
 	for {
 		s.mu.Lock()
 		if s.closed {
@@ -496,13 +510,14 @@ func (s *Slot) drainLoop() {
 		}
 		var wake <-chan struct{}
 		switch {
-		case time.Since(s.lastRead) < pumpGrace:
-			// A reader was here a moment ago: look again once the grace
-			// has passed. This wakes at most once per pumpGrace however
-			// fast messages flow.
-			rest := pumpGrace - time.Since(s.lastRead)
+		case s.reads != seen:
+			// A reader was here since the last look: look again once the
+			// grace has passed. This wakes at most once per pumpGrace
+			// however fast messages flow, and costs readers no clock
+			// reading.
+			seen = s.reads
 			s.mu.Unlock()
-			idle.Reset(rest)
+			idle.Reset(pumpGrace)
 			select {
 			case <-idle.C:
 			case <-s.done:

@@ -162,6 +162,81 @@ func TestOrderFollowsWriteCompletion(t *testing.T) {
 	}
 }
 
+func TestOrderFollowsWriteCompletionWhileReading(t *testing.T) {
+	// The same across eight connections while the reader keeps up: a read
+	// takes in only part of what the kernel holds, so messages taken in
+	// must wait for older ones still in other connections.
+	name := uniqueName(t)
+	s := mustCreate(t, name, &mailslot.Config{ReadTimeout: time.Minute})
+	total := 20000 // enough rounds of drains to catch a wrong cut-off most times
+	if runtime.GOOS != "linux" {
+		total = 4000 // Wine is slow, and has no partial drains to catch
+	}
+	var tw turns
+	tw.start(t, name, 8, total)
+	for read := 0; read < total; {
+		readInOrder(t, s, &read)
+	}
+	tw.wg.Wait()
+}
+
+// turns are writers that take turns: each write, under mu, sends the
+// decimal number written and then counts it, so every Write returns before
+// the next begins and the numbers must be read in order.
+type turns struct {
+	mu      sync.Mutex
+	written int
+	stop    bool
+	wg      sync.WaitGroup
+}
+
+// start opens n writers on name that write in turns until limit writes or
+// stop. They stop before the writers close when the test ends.
+func (tw *turns) start(t *testing.T, name string, n, limit int) {
+	defer t.Cleanup(func() {
+		tw.mu.Lock()
+		tw.stop = true
+		tw.mu.Unlock()
+		tw.wg.Wait()
+	})
+	for i := 0; i < n; i++ {
+		w := mustOpen(t, name)
+		w.SetWriteTimeout(time.Minute)
+		tw.wg.Add(1)
+		go func() {
+			defer tw.wg.Done()
+			for {
+				tw.mu.Lock()
+				if tw.stop || tw.written == limit {
+					tw.mu.Unlock()
+					return
+				}
+				_, err := fmt.Fprint(w, tw.written)
+				if err == nil {
+					tw.written++
+				}
+				tw.mu.Unlock()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+}
+
+// readInOrder reads the next message of turns and fails unless it is the
+// number *read, which it then advances.
+func readInOrder(t *testing.T, s *mailslot.Slot, read *int) {
+	t.Helper()
+	buf := make([]byte, 16)
+	n, err := s.Read(buf)
+	if err != nil || string(buf[:n]) != fmt.Sprint(*read) {
+		t.Fatalf("read %d: %q, %v", *read, buf[:n], err)
+	}
+	*read++
+}
+
 func TestMessageTooLargeQueuesNothing(t *testing.T) {
 	name := uniqueName(t)
 	s := mustCreate(t, name, &mailslot.Config{MaxMessageSize: 10})

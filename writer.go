@@ -9,10 +9,10 @@ import (
 )
 
 // writerBackend is one platform's (or the network agent's) way to reach a
-// slot. deadline is when a write waiting for room in a full slot gives up;
-// a deadline already past means "do not wait".
+// slot. lim.at() is when a write waiting for room in a full slot gives up;
+// a time already past means "do not wait".
 type writerBackend interface {
-	write(p []byte, deadline time.Time) error
+	write(p []byte, lim writeLimit) error
 	info() (Info, error)
 	owner() (Sender, error)
 	close() error
@@ -110,15 +110,29 @@ func (w *Writer) SetWriteDeadline(t time.Time) error {
 	return nil
 }
 
-// writeDeadline is when a write starting now gives up waiting for room.
-func (w *Writer) writeDeadline() time.Time {
-	dl := time.Now().Add(time.Duration(w.timeout.Load()))
-	if v := w.deadline.Load(); v != 0 {
-		if t := time.Unix(0, v); t.Before(dl) {
+// writeLimit is how long a write may wait for room: its timeout, counted
+// from when it starts waiting, and no later than deadline (UnixNano; 0 =
+// none). Backends call at only when they have to wait, so a write that finds
+// room at once never reads the clock.
+type writeLimit struct {
+	timeout  time.Duration
+	deadline int64
+}
+
+// at is when a write that starts waiting now gives up.
+func (l writeLimit) at() time.Time {
+	dl := time.Now().Add(l.timeout)
+	if l.deadline != 0 {
+		if t := time.Unix(0, l.deadline); t.Before(dl) {
 			dl = t
 		}
 	}
 	return dl
+}
+
+// limit is the write limit in force for a write starting now.
+func (w *Writer) limit() writeLimit {
+	return writeLimit{timeout: time.Duration(w.timeout.Load()), deadline: w.deadline.Load()}
 }
 
 // Write sends p as one message and returns len(p). A message larger than
@@ -131,7 +145,7 @@ func (w *Writer) Write(p []byte) (int, error) {
 	if w.closed.Load() {
 		return 0, opErr("write", w.name.String(), net.ErrClosed)
 	}
-	if err := w.b.write(p, w.writeDeadline()); err != nil {
+	if err := w.b.write(p, w.limit()); err != nil {
 		if w.closed.Load() {
 			err = net.ErrClosed
 		}

@@ -65,8 +65,8 @@ func openLocal(ctx context.Context, n Name, o *openOptions) (writerBackend, erro
 		return nil, fmt.Errorf("%w: the slot (owner uid %d) does not admit uid %d; its owner can widen access with AllowGroups or AllowAnyone",
 			ErrAccessDenied, c.owner.UID, os.Geteuid())
 	}
-	page, err := quota.Map(c.pagefd)
-	unix.Close(c.pagefd)
+	page, err := quota.Map(c.pagefd, c.wakefd)
+	c.pagefd, c.wakefd = -1, -1
 	if err != nil {
 		unix.Close(c.fd)
 		return nil, err
@@ -79,7 +79,7 @@ func openLocal(ctx context.Context, n Name, o *openOptions) (writerBackend, erro
 	w.file = os.NewFile(uintptr(c.fd), "mailslot-writer")
 	if w.raw, err = w.file.SyscallConn(); err != nil {
 		w.file.Close()
-		page.Unmap()
+		page.Close()
 		return nil, err
 	}
 	w.trySend = func(uintptr) bool {
@@ -93,14 +93,17 @@ func openLocal(ctx context.Context, n Name, o *openOptions) (writerBackend, erro
 type slotConn struct {
 	fd     int
 	pagefd int // -1 unless admitted
+	wakefd int // the quota page's wake channel; -1 unless admitted
 	owner  Sender
 	hello  ctlmsg.Hello
 }
 
 func (c *slotConn) close() {
 	unix.Close(c.fd)
-	if c.pagefd >= 0 {
-		unix.Close(c.pagefd)
+	for _, fd := range []int{c.pagefd, c.wakefd} {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
 	}
 }
 
@@ -112,7 +115,7 @@ func dialSlot(ctx context.Context, addr string, wantUID int) (*slotConn, error) 
 	if err != nil {
 		return nil, err
 	}
-	c := &slotConn{fd: fd, pagefd: -1}
+	c := &slotConn{fd: fd, pagefd: -1, wakefd: -1}
 	if err := connect(ctx, fd, addr); err != nil {
 		unix.Close(fd)
 		return nil, err
@@ -181,9 +184,12 @@ func (c *slotConn) readHello(ctx context.Context) error {
 		}
 		fds := rightsOf(oob[:oobn])
 		for i, fd := range fds {
-			if i == 0 {
+			switch i {
+			case 0:
 				c.pagefd = fd
-			} else {
+			case 1:
+				c.wakefd = fd
+			default:
 				unix.Close(fd)
 			}
 		}
@@ -197,8 +203,8 @@ func (c *slotConn) readHello(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if h.Admitted && c.pagefd < 0 {
-			return fmt.Errorf("%w: admission without a quota page", ctlmsg.ErrMalformed)
+		if h.Admitted && c.wakefd < 0 {
+			return fmt.Errorf("%w: admission without a quota page and its wake channel", ctlmsg.ErrMalformed)
 		}
 		c.hello = h
 		return nil
@@ -242,7 +248,7 @@ func waitFD(ctx context.Context, fd int, events int16) error {
 	}
 }
 
-func (w *localWriter) write(p []byte, deadline time.Time) error {
+func (w *localWriter) write(p []byte, lim writeLimit) error {
 	if len(p) > w.limit {
 		return fmt.Errorf("%w: %d bytes, the limit is %d", ErrMessageTooLarge, len(p), w.limit)
 	}
@@ -252,7 +258,7 @@ func (w *localWriter) write(p []byte, deadline time.Time) error {
 		return net.ErrClosed
 	}
 	cost := int64(MessageCost(len(p)))
-	if !w.page.TryReserve(cost, w.quota) && !w.page.Reserve(cost, w.quota, deadline, w.stop) {
+	if !w.page.TryReserve(cost, w.quota) && !w.page.Reserve(cost, w.quota, lim.at(), w.stop) {
 		switch {
 		case w.closed.Load():
 			return net.ErrClosed
@@ -261,7 +267,7 @@ func (w *localWriter) write(p []byte, deadline time.Time) error {
 		}
 		return &fullTimeout{detail: "no room in its quota before the write timeout"}
 	}
-	if err := w.send(p, deadline); err != nil {
+	if err := w.send(p, lim); err != nil {
 		w.page.Release(cost, w.quota)
 		return err
 	}
@@ -285,11 +291,11 @@ func sendRecord(fd int, p []byte) syscall.Errno {
 
 // send sends one reserved record. The kernel may briefly have no buffer
 // for it (the reader has not emptied the connection yet); then it waits for
-// buffer space up to max(deadline, stallBound). One write at a time waits in
+// buffer space up to max(lim, stallBound). One write at a time waits in
 // Go's poller, which wakes it the moment there is space; a write that finds
 // another one waiting there retries with a growing pause instead, so that
 // goroutines sharing a Writer never queue behind each other's waits.
-func (w *localWriter) send(p []byte, deadline time.Time) error {
+func (w *localWriter) send(p []byte, lim writeLimit) error {
 	var (
 		stall time.Time
 		pause time.Duration
@@ -302,7 +308,7 @@ func (w *localWriter) send(p []byte, deadline time.Time) error {
 		now := time.Now()
 		if stall.IsZero() {
 			stall = now.Add(stallBound)
-			if deadline.After(stall) {
+			if deadline := lim.at(); deadline.After(stall) {
 				stall = deadline
 			}
 		}
@@ -402,11 +408,11 @@ func (w *localWriter) owner() (Sender, error) { return w.own, nil }
 
 func (w *localWriter) close() error {
 	w.closed.Store(true)
-	w.page.WakeAll()                      // writes of ours sleeping for room look again, and leave
+	w.page.Kick()                         // writes of ours waiting for room look again, and leave
 	w.file.SetWriteDeadline(aLongTimeAgo) // and the one waiting for buffer space
 	for w.inflight.Load() > 0 {
 		time.Sleep(time.Millisecond)
 	}
-	w.page.Unmap()
+	w.page.Close()
 	return w.file.Close()
 }

@@ -91,7 +91,8 @@ func openWin(ctx context.Context, name string, o *openOptions) (*winWriter, erro
 // that pends (the redirector resolving a remote name) is cancelled at the
 // deadline and fails with ErrSlotFull/os.ErrDeadlineExceeded, like a local
 // write that found no room in time.
-func (w *winWriter) write(p []byte, deadline time.Time) error {
+func (w *winWriter) write(p []byte, lim writeLimit) error {
+	deadline := lim.at()
 	if w.max > 0 && len(p) > w.max {
 		return fmt.Errorf("%w: %d bytes, the slot takes at most %d", ErrMessageTooLarge, len(p), w.max)
 	}

@@ -36,7 +36,7 @@ func TestPendingWriteEndsAtItsDeadline(t *testing.T) {
 	msg := make([]byte, 64<<10)
 	for i := 0; i < 1000; i++ {
 		start := time.Now()
-		err := w.write(msg, start.Add(100*time.Millisecond))
+		err := w.write(msg, writeLimit{timeout: time.Hour, deadline: start.Add(100 * time.Millisecond).UnixNano()})
 		if err == nil {
 			continue
 		}

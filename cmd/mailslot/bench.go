@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/mailslot/mailslot"
@@ -35,8 +37,10 @@ func runBench(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 		return usagef("bench takes no arguments; -n, -rounds and -repeat must be positive")
 	}
 	settings := fmt.Sprintf("settings: %d messages per throughput run, %d ping-pong rounds, medians of %d alternating runs; "+
-		"mailslot writers: write timeout %v, default quota %d bytes; reader: read timeout forever; GOMAXPROCS %d",
-		*n, *rounds, *repeat, slotbench.WriteTimeout, mailslot.DefaultQuota, runtime.GOMAXPROCS(0))
+		"mailslot writers: write timeout %v, default quota %d bytes; reader: read timeout forever; GOMAXPROCS %d of %d CPUs; %s; "+
+		"load average at start %s (ratios move with other load: compare them, and repeat)",
+		*n, *rounds, *repeat, slotbench.WriteTimeout, mailslot.DefaultQuota, runtime.GOMAXPROCS(0), runtime.NumCPU(),
+		runtime.Version(), loadAverage())
 	var rows []benchRow
 	kinds := []slotbench.Kind{slotbench.Raw, slotbench.Slot}
 	for _, size := range []int{64, 4096} {
@@ -116,5 +120,14 @@ func runBench(args []string, stdout, stderr io.Writer, _ io.Reader) error {
 }
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
+
+// loadAverage is the first three fields of /proc/loadavg, or "unknown".
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
+}
 
 var median = slotbench.Median

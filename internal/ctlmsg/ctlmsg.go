@@ -5,8 +5,8 @@
 // A client that the slot does not admit gets a Hello with Admitted false and
 // only the slot's name: nothing about its queue. An admitted client gets the
 // slot's limits and a snapshot of its state, and (out of band, SCM_RIGHTS)
-// the slot's quota page; the connection then carries its messages, one
-// SOCK_SEQPACKET record each. Writer.Info and List use the same handshake
+// the slot's quota page and its wake channel; the connection then carries
+// its messages, one SOCK_SEQPACKET record each. Writer.Info and List use the same handshake
 // and hang up.
 package ctlmsg
 
@@ -16,7 +16,8 @@ import (
 	"fmt"
 )
 
-const version = 2
+// version 3: an admission carries the quota page and its wake channel.
+const version = 3
 
 // headerLen is the fixed part of an encoded Hello.
 const headerLen = 1 + 1 + 4 + 8 + 8 + 4 + 4
