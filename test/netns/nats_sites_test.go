@@ -58,12 +58,16 @@ func waitListed(t *testing.T, h *netnstest.Host, name, comment string, addr neti
 // subnet 2 (the gateway, and the other one, which drops the gateway's
 // rebroadcast and takes the copy from NATS), with their own addresses; the
 // agent hosts of subnet 2 are in A1's list, and in nmbd's browse.dat
-// through the rebroadcast of A1, the gateway of subnet 1.
+// through the rebroadcast of A1, the gateway of subnet 1. nmbd's answers
+// to the subnet 2 agents' GetBackupListRequests, which go to A1 (the
+// source of the rebroadcast), reach them through A1 instead of a DATAGRAM
+// ERROR.
 func TestNATSSitesBrowse(t *testing.T) {
 	t.Parallel()
-	netnstest.Tool(t, "nmbd", "nmblookup", "smbcontrol")
+	netnstest.Tool(t, "nmbd", "nmblookup", "smbcontrol", "tshark", "dumpcap")
 	n := newNATSLab(t)
 	n1 := n.s1.AddHost("n1")
+	capture := n.s1.Capture()
 	a1, b1, b2 := startSites(t, n, func(name string) []string {
 		return []string{"--browse-test-time-scale", browseScale, "--comment", "agent " + name}
 	})
@@ -104,6 +108,49 @@ func TestNATSSitesBrowse(t *testing.T) {
 			if out := mustMS(t, h, "browse").stdout; !strings.Contains(out, "master browser of "+workgroup+": NMBD1") {
 				t.Errorf("%s: browse printed:\n%s", h, out)
 			}
+		}
+	})
+
+	t.Run("BackupListReplyReachesSubnet2", func(t *testing.T) {
+		// Each agent asks LABWG<1d> for its backup list on its announcement
+		// schedule; A1 rebroadcasts the subnet 2 agents' requests, and nmbd,
+		// the local master, answers B1<00> and B2<00> at A1's address (the
+		// UDP source). A1 forwards the answers through the link.
+		for _, h := range []*netnstest.Host{b1, b2} {
+			deadline := time.Now().Add(browseWait)
+			for agentCounters(t, h)["mailslot_browse_backup_lists_total"] == 0 {
+				if time.Now().After(deadline) {
+					t.Fatalf("%s: no GetBackupListResponse within %v", h, browseWait)
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+		}
+		if f := agentCounters(t, a1)["mailslot_agent_nats_forwarded_total"]; f < 2 {
+			t.Errorf("A1 forwarded %v datagrams, want at least 2 (to B1 and B2)", f)
+		}
+		if err := capture.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		// On subnet 1: nmbd's answers to the subnet 2 agents went to A1,
+		// and nothing answered them with a DATAGRAM ERROR.
+		answers, err := netnstest.Fields(capture.File, "browser.command == 0x0a && ip.src == "+n1.Addr.String()+
+			" && ip.dst == "+a1.Addr.String(), "nbdgm.destination_name")
+		if err != nil {
+			t.Fatal(err)
+		}
+		to := map[string]bool{}
+		for _, r := range answers {
+			to[strings.TrimSpace(r[0])] = true
+		}
+		if !to["B1<00>"] || !to["B2<00>"] {
+			t.Errorf("nmbd's GetBackupListResponses on subnet 1 went to %v, want B1<00> and B2<00> among them", to)
+		}
+		errs, err := netnstest.Fields(capture.File, "nbdgm.type == 0x13", "ip.src", "ip.dst", "nbdgm.error_code")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(errs) != 0 {
+			t.Errorf("DATAGRAM ERROR packets on subnet 1 (source, destination, code): %v", errs)
 		}
 	})
 }
