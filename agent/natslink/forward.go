@@ -2,7 +2,6 @@ package natslink
 
 import (
 	"github.com/mailslot/mailslot/agent"
-	"github.com/mailslot/mailslot/wire/netbios"
 )
 
 // Replies of hosts without an agent. A gateway's rebroadcast, and a write
@@ -11,7 +10,7 @@ import (
 // that answers sends a DIRECT_UNIQUE datagram for that name to that
 // address (nmbd's GetBackupListResponse goes to the UDP source of the
 // request): it reaches the gateway, which does not own the name. When the
-// directory knows the name as an agent host of another subnet, the gateway
+// directory knows the name as an agent's of another subnet (agentOf), the gateway
 // forwards the datagram to it on mailslot.<WG>.host.<NAME>, as a \\HOST
 // write with the replier's own name and address, instead of answering
 // DESTINATION NAME NOT PRESENT.
@@ -29,7 +28,8 @@ func (l *Link) Forward(in *agent.Inbound, id uint16) bool {
 	// never what a linked agent sent: an agent reaches the others through
 	// the link itself, and whatever the link puts on a LAN comes from a
 	// linked agent's address.
-	if in.Ifindex == 0 || !l.gateway(in.Ifindex) || !l.agentElsewhere(in.Dest) || l.dir.isAgentAddr(in.Src.Addr()) {
+	to, ok := l.agentOf(in.Dest)
+	if !ok || l.onOurLAN(to) || in.Ifindex == 0 || !l.gateway(in.Ifindex) || l.dir.isAgentAddr(in.Src.Addr()) {
 		return false
 	}
 	src := in.Src.Addr().As16()
@@ -44,21 +44,9 @@ func (l *Link) Forward(in *agent.Inbound, id uint16) bool {
 	}
 	m := Message{Source: in.Source, Addr: in.Src, Path: in.Path, Dest: in.Dest, DgramID: id, Data: in.Data}
 	var sb [subjectBuf]byte
-	if l.publish(appendSubject(sb[:0], l.wg, kindHost, nameBase(&in.Dest)), &m) != nil {
+	if l.publish(appendSubject(sb[:0], l.wg, kindHost, to.Name), &m) != nil {
 		return false // the link is down: the name is not reachable, as without it
 	}
 	l.M.Forwarded.Add(1)
 	return true
-}
-
-// agentElsewhere reports whether the link writes to host on the agent host
-// it names: an agent in the directory on none of our subnets (the LAN
-// reaches the others), for its workstation name <00> or its Messenger's
-// <03>, the names an agent host registers.
-func (l *Link) agentElsewhere(host netbios.Name) bool {
-	if sfx := host.Suffix(); sfx != netbios.Workstation && sfx != netbios.Messenger {
-		return false
-	}
-	a, ok := l.dir.byName(host.Base())
-	return ok && !l.onOurLAN(a)
 }

@@ -430,7 +430,13 @@ func (l *Link) Unique(host netbios.Name, path string, data []byte) error {
 	}
 	var sb [subjectBuf]byte
 	subject := appendSubject(sb[:0], l.wg, kindHost, nameBase(&host))
-	if id, ok := l.relays.get(nameBase(&host)); ok { // a host without an agent
+	if host.Suffix() == netbios.Messenger {
+		// NAME<03> is the Messenger of agent host NAME, or a user of
+		// another agent: on that agent's host subject either way.
+		if a, ok := l.agentOf(host); ok {
+			subject = appendSubject(sb[:0], l.wg, kindHost, a.Name)
+		}
+	} else if id, ok := l.relays.get(nameBase(&host)); ok { // a host without an agent
 		subject = appendSubject(sb[:0], l.wg, kindRelay, id)
 	}
 	if err := l.publish(subject, &m); err != nil {
