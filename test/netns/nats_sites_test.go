@@ -161,7 +161,8 @@ func TestNATSSitesBrowse(t *testing.T) {
 // Windows 98 host without an agent, bridged by its subnet's gateway. B2
 // refuses popups from subnet 1 (--messenger-deny-net): the policy judges
 // the sender's own address, whichever path the popup took. A user's
-// USER<03> on another site is not reached (docs/design.md).
+// USER<03> on another site is reached through the directory, where its
+// agent publishes it.
 func TestNATSSitesMessenger(t *testing.T) {
 	t.Parallel()
 	netnstest.Tool(t, "nmblookup")
@@ -228,24 +229,30 @@ func TestNATSSitesMessenger(t *testing.T) {
 		refusedAtB2(t, before, "FROM A LAN WITHOUT AGENT")
 	})
 
-	t.Run("ToUserOnAnotherSiteIsNotResolved", func(t *testing.T) {
-		// ROOT<03> is registered on subnet 2 only, and the directory lists
-		// hosts, not users: the command fails, and nothing is sent.
+	t.Run("ToUserOnAnotherSite", func(t *testing.T) {
+		// ROOT<03> is registered on subnet 2 only; B1 publishes it in its
+		// directory entry (at its next announcement), and A1 then sends the
+		// popup through NATS to B1, for ROOT<03>.
 		msgr := b1.Start(mailslotBin, "messenger", "--no-desktop")
 		if _, err := msgr.WaitOutput(`messenger ready.*name=ROOT`, startTimeout); err != nil {
 			t.Fatal(err)
 		}
 		waitResolvable(t, b2, "ROOT#03", b1.Addr.String())
-		r := ms(a1, "net", "send", "root", "for root on site two")
-		t.Logf("net send root: %v", r)
-		if r.code != 1 || !strings.Contains(r.stderr, "ROOT") {
-			t.Errorf("net send to a user on another site: %v", r)
-		}
-		time.Sleep(quietPeriod)
-		for _, p := range popups(t, b1) {
-			if p.Text == "for root on site two" {
-				t.Errorf("B1 showed %+v", p)
+		deadline := time.Now().Add(startTimeout)
+		for {
+			r := ms(a1, "net", "send", "root", "for root on site two")
+			if r.code == 0 {
+				break
 			}
+			if time.Now().After(deadline) {
+				t.Fatalf("net send to a user on another site: %v", r)
+			}
+			time.Sleep(time.Second)
+		}
+		p := waitPopup(t, b1, "for root on site two")
+		if len(p) != 1 || p[0].User != "ROOT" || p[0].To != "ROOT" || p[0].From != "ROOT" || p[0].Host != "A1" || p[0].Group ||
+			p[0].Addr != a1.Addr.String()+":138" {
+			t.Errorf("B1: %+v", p)
 		}
 	})
 
