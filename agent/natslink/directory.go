@@ -57,16 +57,17 @@ type directory struct {
 	max int
 	m   map[string]*entry
 	// Indexes for the lookups made for every write (is the sender an
-	// agent? are we a subnet's gateway?), rebuilt when an entry changes,
+	// agent? are we a subnet's gateway? whose is this name?), rebuilt when an entry changes,
 	// not when an agent repeats its announcement.
 	byAddr map[netip.Addr]string   // an agent's address -> its host name
 	lowest map[netip.Prefix]string // a subnet -> the lowest agent id on it
+	hosts  map[string]string       // a host name -> the lowest id of an agent that announces it
 	users  map[string]string       // a user's name -> the lowest id of an agent that holds it
 }
 
 func newDirectory(max int) *directory {
 	return &directory{max: max, m: map[string]*entry{}, byAddr: map[netip.Addr]string{}, lowest: map[netip.Prefix]string{},
-		users: map[string]string{}}
+		hosts: map[string]string{}, users: map[string]string{}}
 }
 
 // reindex rebuilds the indexes; d.mu is held.
@@ -74,7 +75,11 @@ func (d *directory) reindex() {
 	clear(d.byAddr)
 	clear(d.lowest)
 	clear(d.users)
+	clear(d.hosts)
 	for _, e := range d.m {
+		if id, ok := d.hosts[e.Name]; !ok || e.ID < id {
+			d.hosts[e.Name] = e.ID
+		}
 		for _, u := range e.Users {
 			if id, ok := d.users[u]; !ok || e.ID < id {
 				d.users[u] = e.ID
@@ -162,14 +167,14 @@ func (d *directory) hasName(name string) bool {
 	return ok
 }
 
-// byName returns the announcement of the agent of host name.
+// byName returns the announcement of the agent of host name (the lowest
+// id, if several claim it): a map lookup, as it runs for every unique
+// datagram the gateway is offered (Forward).
 func (d *directory) byName(name string) (Announcement, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, e := range d.m {
-		if e.Name == name {
-			return e.Announcement, true
-		}
+	if e, ok := d.m[d.hosts[name]]; ok {
+		return e.Announcement, true
 	}
 	return Announcement{}, false
 }

@@ -72,7 +72,7 @@ func TestUserNameOnAnotherSiteIsReached(t *testing.T) {
 }
 
 // An announcement's users are checked and bounded: NetBIOS names, at most
-// maxAnnounceUsers.
+// maxAnnounceUsers; the directory indexes them and the host names.
 func TestAnnouncementUsersAreBounded(t *testing.T) {
 	ann := func(users []string) []byte {
 		return fmt.Appendf(nil, `{"id":"X","name":"H","lans":[],"addrs":[],"users":["%s"]}`, strings.Join(users, `","`))
@@ -95,8 +95,14 @@ func TestAnnouncementUsersAreBounded(t *testing.T) {
 	if a, ok := d.byUser("ROOT"); !ok || a.Name != "HB" {
 		t.Fatalf("user not indexed: %+v %v", a, ok)
 	}
+	if a, ok := d.byName("HB"); !ok || a.ID != "B" {
+		t.Fatalf("host not indexed: %+v %v", a, ok)
+	}
 	d.put(Announcement{ID: "B", Bye: true}, time.Now())
 	if _, ok := d.byUser("ROOT"); ok {
 		t.Fatal("user kept after the goodbye")
+	}
+	if _, ok := d.byName("HB"); ok {
+		t.Fatal("host kept after the goodbye")
 	}
 }
