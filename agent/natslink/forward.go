@@ -10,10 +10,10 @@ import (
 // that answers sends a DIRECT_UNIQUE datagram for that name to that
 // address (nmbd's GetBackupListResponse goes to the UDP source of the
 // request): it reaches the gateway, which does not own the name. When the
-// directory knows the name as an agent's of another subnet (agentOf), the gateway
-// forwards the datagram to it on mailslot.<WG>.host.<NAME>, as a \\HOST
-// write with the replier's own name and address, instead of answering
-// DESTINATION NAME NOT PRESENT.
+// directory knows the name as held by an agent of another subnet
+// (agentOf), the gateway forwards the datagram to it on
+// mailslot.<WG>.host.<HOST>, as a \\HOST write with the replier's own name
+// and address, instead of answering DESTINATION NAME NOT PRESENT.
 
 // Defaults of the forwarding limit (see Config.RateForward).
 const (
