@@ -86,11 +86,15 @@ func (d *dgramService) handle(p *transport.Packet) {
 		group, ours = true, true
 	}
 	if !ours {
+		unicast := pk.Type == nbdgm.DirectUnique && !p.Broadcast
+		if unicast && a.linkForward(p, &pk, &w) {
+			return // a reply for an agent host of another subnet, sent on through the link
+		}
 		a.M.NotOurs.Add(1)
 		// RFC 1002 §4.4.3 / §5.3: a DIRECT_UNIQUE datagram for a name this
 		// node does not have gets DESTINATION NAME NOT PRESENT. Only for
 		// unicast, so a broadcast never triggers a storm of errors.
-		if pk.Type == nbdgm.DirectUnique && !p.Broadcast && !p.Relayed {
+		if unicast && !p.Relayed {
 			d.sendError(p, pk, nbdgm.ErrDestinationNotPresent)
 		}
 		return

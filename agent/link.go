@@ -32,6 +32,15 @@ type Link interface {
 	Locate(ctx context.Context, host netbios.Name, ask bool) bool
 	// Unique sends a write to host through the link.
 	Unique(host netbios.Name, path string, data []byte) error
+	// Forward sees a DIRECT_UNIQUE datagram heard unicast on the LAN of
+	// in.Ifindex for a name this host does not own: the reply of a host
+	// without an agent to a write the link put on that LAN (a rebroadcast
+	// or a relayed write carries this host's address as its UDP source,
+	// and the original sender's name). It returns true when it took the
+	// datagram (sent it through the link to the agent host that owns the
+	// name, or dropped it as a duplicate or over its rate limit); the
+	// agent then answers no DATAGRAM ERROR.
+	Forward(in *Inbound, id uint16) bool
 	// WritePrometheus appends the link's metrics.
 	WritePrometheus(w io.Writer)
 }
@@ -109,6 +118,17 @@ func (a *Agent) linkLAN(p *transport.Packet, pk *nbdgm.Packet, w *smbmail.Write)
 	in := Inbound{Source: pk.SourceName, Src: p.Src, Dest: pk.DestName, Group: true, Mailslot: w.Name,
 		Path: w.Name[len(smbmail.Prefix):], Data: w.Data, Ifindex: p.Ifindex}
 	return a.link.Group(&in, pk.ID)
+}
+
+// linkForward offers the link a unique datagram heard on a LAN for a name
+// this host does not own; true means the link took it.
+func (a *Agent) linkForward(p *transport.Packet, pk *nbdgm.Packet, w *smbmail.Write) bool {
+	if a.link == nil {
+		return false
+	}
+	in := Inbound{Source: pk.SourceName, Src: p.Src, Dest: pk.DestName, Mailslot: w.Name,
+		Path: w.Name[len(smbmail.Prefix):], Data: w.Data, Ifindex: p.Ifindex}
+	return a.link.Forward(&in, pk.ID)
 }
 
 // linkLocal hands a group write of a local program to the link (to any

@@ -59,9 +59,14 @@ type Config struct {
 	NoSocket bool
 }
 
-// Counters of the service.
+// Counters of the service; `mailslot agent --metrics` exports them as
+// mailslot_browse_<metric>_total (agent.WriteCounters).
 type Counters struct {
-	Announced, Received, Malformed, Requests, BackupLists atomic.Uint64
+	Announced   atomic.Uint64 `metric:"announced" help:"host announcements sent"`
+	Received    atomic.Uint64 `metric:"received" help:"BROWSE datagrams received"`
+	Malformed   atomic.Uint64 `metric:"malformed" help:"BROWSE datagrams that did not decode"`
+	Requests    atomic.Uint64 `metric:"requests" help:"AnnouncementRequests received"`
+	BackupLists atomic.Uint64 `metric:"backup_lists" help:"GetBackupListResponses received (they name the master browser)"`
 }
 
 // Service is the running browse service.

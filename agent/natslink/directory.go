@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
+	"github.com/mailslot/mailslot/agent/names"
 	"github.com/mailslot/mailslot/agent/transport"
 	"github.com/mailslot/mailslot/wire/netbios"
 )
@@ -25,6 +26,9 @@ type Announcement struct {
 	LANs  []netip.Prefix `json:"lans"`  // subnets of its interfaces
 	Addrs []netip.Addr   `json:"addrs"` // its interface addresses
 	Bye   bool           `json:"bye,omitempty"`
+	// Users are the other <03> names the agent holds (the users its
+	// Messenger registered, for `net send USER`), without the suffix.
+	Users []string `json:"users,omitempty"`
 	// Relay marks a who answer from the gateway of the subnet of Name, a
 	// host without an agent: writes for it go to mailslot.<WG>.relay.<ID>.
 	Relay bool `json:"relay,omitempty"`
@@ -37,6 +41,9 @@ const replyDelay = 100 * time.Millisecond
 const (
 	maxAnnounce    = 4096 // bytes
 	maxAnnounceNet = 64   // LANs and addresses each
+	// maxAnnounceUsers bounds an agent's user names, as its Messenger does
+	// (messenger.MaxUsers).
+	maxAnnounceUsers = 64
 )
 
 type entry struct {
@@ -50,21 +57,34 @@ type directory struct {
 	max int
 	m   map[string]*entry
 	// Indexes for the lookups made for every write (is the sender an
-	// agent? are we a subnet's gateway?), rebuilt when an entry changes,
+	// agent? are we a subnet's gateway? whose is this name?), rebuilt when an entry changes,
 	// not when an agent repeats its announcement.
 	byAddr map[netip.Addr]string   // an agent's address -> its host name
 	lowest map[netip.Prefix]string // a subnet -> the lowest agent id on it
+	hosts  map[string]string       // a host name -> the lowest id of an agent that announces it
+	users  map[string]string       // a user's name -> the lowest id of an agent that holds it
 }
 
 func newDirectory(max int) *directory {
-	return &directory{max: max, m: map[string]*entry{}, byAddr: map[netip.Addr]string{}, lowest: map[netip.Prefix]string{}}
+	return &directory{max: max, m: map[string]*entry{}, byAddr: map[netip.Addr]string{}, lowest: map[netip.Prefix]string{},
+		hosts: map[string]string{}, users: map[string]string{}}
 }
 
 // reindex rebuilds the indexes; d.mu is held.
 func (d *directory) reindex() {
 	clear(d.byAddr)
 	clear(d.lowest)
+	clear(d.users)
+	clear(d.hosts)
 	for _, e := range d.m {
+		if id, ok := d.hosts[e.Name]; !ok || e.ID < id {
+			d.hosts[e.Name] = e.ID
+		}
+		for _, u := range e.Users {
+			if id, ok := d.users[u]; !ok || e.ID < id {
+				d.users[u] = e.ID
+			}
+		}
 		for _, ip := range e.Addrs {
 			d.byAddr[ip] = e.Name
 		}
@@ -78,7 +98,7 @@ func (d *directory) reindex() {
 
 // sameRoute reports whether a and b index the same way.
 func sameRoute(a, b Announcement) bool {
-	return a.Name == b.Name && slices.Equal(a.LANs, b.LANs) && slices.Equal(a.Addrs, b.Addrs)
+	return a.Name == b.Name && slices.Equal(a.LANs, b.LANs) && slices.Equal(a.Addrs, b.Addrs) && slices.Equal(a.Users, b.Users)
 }
 
 // put records a; it reports whether a's agent was new.
@@ -147,14 +167,14 @@ func (d *directory) hasName(name string) bool {
 	return ok
 }
 
-// byName returns the announcement of the agent of host name.
+// byName returns the announcement of the agent of host name (the lowest
+// id, if several claim it): a map lookup, as it runs for every unique
+// datagram the gateway is offered (Forward).
 func (d *directory) byName(name string) (Announcement, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	for _, e := range d.m {
-		if e.Name == name {
-			return e.Announcement, true
-		}
+	if e, ok := d.m[d.hosts[name]]; ok {
+		return e.Announcement, true
 	}
 	return Announcement{}, false
 }
@@ -177,6 +197,9 @@ func ifsAddr(i transport.Interface) netip.AddrPort {
 // self is this agent's announcement.
 func (l *Link) self(bye bool) Announcement {
 	a := Announcement{ID: l.id, Name: l.host.Base(), LANs: []netip.Prefix{}, Addrs: []netip.Addr{}, Bye: bye}
+	if !bye {
+		a.Users = l.users()
+	}
 	for _, i := range l.a.Interfaces() {
 		a.LANs = append(a.LANs, i.Addr.Masked())
 		a.Addrs = append(a.Addrs, i.IP())
@@ -203,11 +226,18 @@ func (l *Link) announceOn(c *nats.Conn, bye bool) {
 func decodeAnnouncement(b []byte) (Announcement, bool) {
 	var a Announcement
 	if len(b) > maxAnnounce || json.Unmarshal(b, &a) != nil || a.ID == "" || len(a.LANs) > maxAnnounceNet ||
-		len(a.Addrs) > maxAnnounceNet {
+		len(a.Addrs) > maxAnnounceNet || len(a.Users) > maxAnnounceUsers {
 		return a, false
 	}
 	if _, err := netbios.New(a.Name, 0); err != nil {
 		return a, false
+	}
+	for i, u := range a.Users {
+		n, err := netbios.New(u, netbios.Messenger)
+		if err != nil {
+			return a, false
+		}
+		a.Users[i] = n.Base() // upper-case, as the names are looked up
 	}
 	for i, p := range a.LANs {
 		a.LANs[i] = p.Masked()
@@ -262,7 +292,7 @@ func (l *Link) Locate(ctx context.Context, host netbios.Name, ask bool) bool {
 	if sfx != netbios.Workstation && sfx != netbios.Messenger {
 		return false
 	}
-	if a, ok := l.dir.byName(host.Base()); ok {
+	if a, ok := l.agentOf(host); ok {
 		return !l.onOurLAN(a)
 	}
 	if sfx != netbios.Workstation {
@@ -323,4 +353,43 @@ func (l *Link) settled() bool {
 func (l *Link) isAgentHost(name string) bool {
 	_, ok := l.dir.byName(name)
 	return ok
+}
+
+// byUser returns the announcement of the agent that holds the user name
+// name<03> (the lowest id, if several claim it).
+func (d *directory) byUser(name string) (Announcement, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if e, ok := d.m[d.users[name]]; ok {
+		return e.Announcement, true
+	}
+	return Announcement{}, false
+}
+
+// agentOf returns the agent that holds n: an agent host's NAME<00> and its
+// Messenger's NAME<03>, and the <03> names of its users.
+func (l *Link) agentOf(n netbios.Name) (Announcement, bool) {
+	switch n.Suffix() {
+	case netbios.Workstation:
+		return l.dir.byName(n.Base())
+	case netbios.Messenger:
+		if a, ok := l.dir.byName(n.Base()); ok {
+			return a, true
+		}
+		return l.dir.byUser(n.Base())
+	}
+	return Announcement{}, false
+}
+
+// users returns the extra <03> names the agent holds (its Messenger's
+// users), at most maxAnnounceUsers.
+func (l *Link) users() []string {
+	var out []string
+	for _, e := range l.a.Names().Table() {
+		if e.Name.Suffix() == netbios.Messenger && !e.Group && e.State == names.Active &&
+			e.Name.Base() != l.host.Base() && len(out) < maxAnnounceUsers {
+			out = append(out, e.Name.Base())
+		}
+	}
+	return out
 }

@@ -43,6 +43,8 @@ type site struct {
 	announce time.Duration
 	// rateIn is the links' RateIn (0: the default).
 	rateIn float64
+	// tune, when set, adjusts the Config of each link.
+	tune func(name string, c *Config)
 }
 
 func newSite(t testing.TB, listen bool) *site {
@@ -105,6 +107,9 @@ func (s *site) add(name, seg string, x byte, unlinked ...bool) *agent.Agent {
 	}
 	if len(unlinked) == 0 {
 		cfg := Config{Settle: 50 * time.Millisecond, Announce: s.announce, RateIn: s.rateIn}
+		if s.tune != nil {
+			s.tune(name, &cfg)
+		}
 		if s.url != "" {
 			cfg.URLs = []string{s.url}
 		} else {

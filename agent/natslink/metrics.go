@@ -23,6 +23,7 @@ type Metrics struct {
 	Bridged       atomic.Uint64 `metric:"bridged" help:"LAN writes of hosts without an agent published as their subnet's gateway"`
 	Relayed       atomic.Uint64 `metric:"relayed" help:"writes from NATS sent to a host without an agent on our LAN"`
 	Rebroadcast   atomic.Uint64 `metric:"rebroadcast" help:"writes from NATS rebroadcast on a LAN as its gateway"`
+	Forwarded     atomic.Uint64 `metric:"forwarded" help:"unique LAN datagrams for an agent host of another subnet (replies to a rebroadcast) forwarded to it"`
 	SlowConsumer  atomic.Uint64 `metric:"slow_consumer" help:"times the client dropped messages because the agent fell behind"`
 	DirectoryFull atomic.Uint64 `metric:"directory_full" help:"announcements ignored because the directory was full"`
 	Disconnects   atomic.Uint64 `metric:"disconnects" help:"times the NATS connection was lost"`

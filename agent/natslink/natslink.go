@@ -94,7 +94,14 @@ type Config struct {
 	// gateways flood their LANs. Zero means the default; negative means
 	// unlimited.
 	RateIn, BurstIn float64
-	Logger          *slog.Logger
+	// RateForward and BurstForward bound, per LAN source address, the
+	// unique datagrams a gateway forwards to an agent host of another
+	// subnet (replies of hosts without an agent to its rebroadcasts; see
+	// Forward): a token bucket, so that one LAN host cannot spend the
+	// gateway's share of the other agents' RateIn. Zero means the default;
+	// negative means unlimited.
+	RateForward, BurstForward float64
+	Logger                    *slog.Logger
 }
 
 // Link is an agent's connection to a NATS system.
@@ -114,7 +121,9 @@ type Link struct {
 	seen    *recent.Table // keys of writes delivered here lately
 	dir     *directory
 	limit   *limiter // per sender, on what arrives from NATS
-	M       Metrics
+	// fwdLimit is per LAN source address, on the datagrams forwarded.
+	fwdLimit *limiter
+	M        Metrics
 	// upSince is when the connection last came up (UnixNano; 0 = down).
 	upSince atomic.Int64
 	dgramID atomic.Uint32
@@ -158,7 +167,13 @@ func New(a *agent.Agent, cfg Config) (*Link, error) {
 	if cfg.BurstIn == 0 {
 		cfg.BurstIn = DefaultBurstIn
 	}
-	l := &Link{limit: newLimiter(cfg.RateIn, cfg.BurstIn), whoSem: make(chan struct{}, whoConcurrent), a: a, cfg: cfg, id: nuid.Next(), wg: a.Workgroup().Base(), host: a.HostName(), log: cfg.Logger,
+	if cfg.RateForward == 0 {
+		cfg.RateForward = DefaultRateForward
+	}
+	if cfg.BurstForward == 0 {
+		cfg.BurstForward = DefaultBurstForward
+	}
+	l := &Link{limit: newLimiter(cfg.RateIn, cfg.BurstIn), fwdLimit: newLimiter(cfg.RateForward, cfg.BurstForward), whoSem: make(chan struct{}, whoConcurrent), a: a, cfg: cfg, id: nuid.Next(), wg: a.Workgroup().Base(), host: a.HostName(), log: cfg.Logger,
 		seen: recent.New(dedupSize, dedupWindow), dir: newDirectory(maxAgents),
 		done: make(chan struct{})}
 	wg := a.Workgroup()
@@ -415,7 +430,13 @@ func (l *Link) Unique(host netbios.Name, path string, data []byte) error {
 	}
 	var sb [subjectBuf]byte
 	subject := appendSubject(sb[:0], l.wg, kindHost, nameBase(&host))
-	if id, ok := l.relays.get(nameBase(&host)); ok { // a host without an agent
+	if host.Suffix() == netbios.Messenger {
+		// NAME<03> is the Messenger of agent host NAME, or a user of
+		// another agent: on that agent's host subject either way.
+		if a, ok := l.agentOf(host); ok {
+			subject = appendSubject(sb[:0], l.wg, kindHost, a.Name)
+		}
+	} else if id, ok := l.relays.get(nameBase(&host)); ok { // a host without an agent
 		subject = appendSubject(sb[:0], l.wg, kindRelay, id)
 	}
 	if err := l.publish(subject, &m); err != nil {

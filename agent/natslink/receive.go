@@ -137,16 +137,21 @@ func (l *Link) bcast(m *Message, in *agent.Inbound) {
 	}
 }
 
-// unique takes a write to this host from NATS.
+// unique takes a write to this host from NATS: to its name, or to a
+// user's <03> name it holds (`net send USER` across sites).
 func (l *Link) unique(m *Message, in *agent.Inbound) {
-	if [15]byte(m.Dest.Raw[:15]) != [15]byte(l.host.Raw[:15]) {
+	in.Group = false
+	switch {
+	case [15]byte(m.Dest.Raw[:15]) == [15]byte(l.host.Raw[:15]):
+		in.Dest = l.host
+		if m.Dest.Suffix() == netbios.Messenger { // `net send HOST` across sites
+			in.Dest = netbios.MustNew(l.host.Base(), netbios.Messenger)
+		}
+	case m.Dest.Suffix() == netbios.Messenger && l.a.OwnsName(m.Dest):
+		in.Dest = m.Dest
+	default:
 		l.M.Malformed.Add(1)
 		return
-	}
-	in.Group = false
-	in.Dest = l.host
-	if m.Dest.Suffix() == netbios.Messenger { // `net send HOST` across sites
-		in.Dest = netbios.MustNew(l.host.Base(), netbios.Messenger)
 	}
 	l.a.Router().Dispatch(in)
 }

@@ -112,7 +112,7 @@ func (l *Link) onWho(msg *nats.Msg) {
 			return
 		}
 		a := l.self(false)
-		a.Name, a.Relay = name, true
+		a.Name, a.Relay, a.Users = name, true, nil
 		if b, err := json.Marshal(a); err == nil {
 			msg.Respond(b)
 		}

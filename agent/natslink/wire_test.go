@@ -124,9 +124,19 @@ func FuzzDecode(f *testing.F) {
 func FuzzAnnouncement(f *testing.F) {
 	f.Add([]byte(`{"id":"X","name":"ALPHA","lans":["192.0.2.0/24"],"addrs":["192.0.2.11"]}`))
 	f.Add([]byte(`{"id":"X","name":"","bye":true}`))
+	f.Add([]byte(`{"id":"X","name":"ALPHA","lans":[],"addrs":[],"users":["root","Alice"]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if a, ok := decodeAnnouncement(b); ok && (a.ID == "" || len(a.LANs) > maxAnnounceNet) {
+		a, ok := decodeAnnouncement(b)
+		if !ok {
+			return
+		}
+		if a.ID == "" || len(a.LANs) > maxAnnounceNet || len(a.Users) > maxAnnounceUsers {
 			t.Fatalf("accepted %+v", a)
+		}
+		for _, u := range a.Users {
+			if n, err := netbios.New(u, netbios.Messenger); err != nil || n.Base() != u {
+				t.Fatalf("accepted user %q", u)
+			}
 		}
 	})
 }

@@ -226,7 +226,7 @@ func runAgent(args []string, _, stderr io.Writer, _ io.Reader) error {
 		if err != nil {
 			return fmt.Errorf("metrics: %w", err)
 		}
-		srv = &http.Server{Handler: a.MetricsHandler(), ReadHeaderTimeout: 5 * time.Second}
+		srv = &http.Server{Handler: apps.metricsHandler(a), ReadHeaderTimeout: 5 * time.Second}
 		go srv.Serve(ln)
 		defer srv.Close()
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"sort"
@@ -30,6 +31,7 @@ type browseFlags struct {
 	comment   *string
 	typ       *string
 	timeScale *float64
+	svc       *bsvc.Service // once attached
 }
 
 func addBrowseFlags(fs *flag.FlagSet) *browseFlags {
@@ -60,6 +62,7 @@ func (b *browseFlags) attach(a *agent.Agent, log *slog.Logger) (func(context.Con
 	if err != nil {
 		return nil, err
 	}
+	b.svc = s
 	return func(ctx context.Context) { s.Run(ctx) }, nil
 }
 
@@ -91,6 +94,18 @@ func (f *appFlags) attach(a *agent.Agent, log *slog.Logger) (func(context.Contex
 		rb(ctx)
 		<-done
 	}, nil
+}
+
+// metricsHandler serves the agent's metrics and the applications'
+// counters.
+func (f *appFlags) metricsHandler(a *agent.Agent) http.Handler {
+	h := a.MetricsHandler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r)
+		if s := f.b.svc; s != nil {
+			agent.WriteCounters(w, "mailslot_browse_", &s.C)
+		}
+	})
 }
 
 // runAgentWithApps runs the agent until the applications are done after

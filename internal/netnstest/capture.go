@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ type Capture struct {
 	*Proc
 	File string
 	lab  *Lab
+	seg  *Segment // the segment captured; nil for the lab bridge
 	out  *os.File
 	mu   sync.Mutex
 	seen []byte // the stream so far, searched for the stop marker
@@ -32,6 +34,18 @@ type Capture struct {
 // Capture starts recording. The capture stops (and the file is complete)
 // after Stop.
 func (l *Lab) Capture() *Capture {
+	l.t.Helper()
+	return l.capture(Bridge, nil)
+}
+
+// Capture records every frame crossing the segment's bridge: the traffic of
+// that LAN only. It stops after Stop.
+func (s *Segment) Capture() *Capture {
+	s.lab.t.Helper()
+	return s.lab.capture(s.Bridge, s)
+}
+
+func (l *Lab) capture(bridge string, seg *Segment) *Capture {
 	l.t.Helper()
 	Tool(l.t, "dumpcap", "tshark")
 	dir, err := TempDir("pcap")
@@ -58,9 +72,9 @@ func (l *Lab) Capture() *Capture {
 	// dumpcap writes to a pipe packet by packet (to a file it buffers, and
 	// libpcap holds packets up to 250 ms): Stop can then wait for a marker
 	// packet and know that everything sent before it is in the file.
-	cmd := exec.Command("ip", "netns", "exec", l.bridgeNS, "dumpcap", "-q", "-i", Bridge, "-w", "-")
+	cmd := exec.Command("ip", "netns", "exec", l.bridgeNS, "dumpcap", "-q", "-i", bridge, "-w", "-")
 	cmd.Env = l.Env()
-	c := &Capture{File: file, lab: l, out: f, done: make(chan struct{})}
+	c := &Capture{File: file, lab: l, seg: seg, out: f, done: make(chan struct{})}
 	// An os.Pipe, not StdoutPipe: Wait (run as soon as dumpcap exits)
 	// would close StdoutPipe's reader before the copy has read the end.
 	pr, pw, err := os.Pipe()
@@ -68,7 +82,7 @@ func (l *Lab) Capture() *Capture {
 		l.t.Fatal(err)
 	}
 	cmd.Stdout = pw
-	p, err := l.startProc("dumpcap@bridge", cmd)
+	p, err := l.startProc("dumpcap@"+bridge, cmd)
 	pw.Close() // dumpcap holds the write end; EOF when it exits
 	if err != nil {
 		pr.Close()
@@ -103,23 +117,37 @@ func (c *Capture) copy(r io.ReadCloser) {
 	}
 }
 
+// markerFrom returns a host on the captured LAN, its address and the
+// LAN's broadcast address.
+func (c *Capture) markerFrom() (*Host, netip.Addr, netip.Addr, bool) {
+	for _, h := range c.lab.Hosts() {
+		if c.seg == nil {
+			return h, h.Addr, h.Broadcast, true
+		}
+		if a := c.seg.Addr(h); a.IsValid() {
+			return h, a, c.seg.Broadcast, true
+		}
+	}
+	return nil, netip.Addr{}, netip.Addr{}, false
+}
+
 // Stop ends the capture once everything sent before it is recorded: it
 // broadcasts a marker datagram (UDP port 9, discard) from the first host
-// and waits until the marker is in the file.
+// on the captured LAN and waits until the marker is in the file.
 func (c *Capture) Stop() error {
 	if ok, _ := c.Exited(); ok {
 		<-c.done
 		return nil
 	}
-	if hs := c.lab.Hosts(); len(hs) > 0 {
+	if h, src, bcast, ok := c.markerFrom(); ok {
 		marker := []byte(fmt.Sprintf("netnstest-capture-stop-%d", time.Now().UnixNano()))
-		err := hs[0].Do(func() error {
-			u, err := net.ListenPacket("udp4", hs[0].Addr.String()+":0")
+		err := h.Do(func() error {
+			u, err := net.ListenPacket("udp4", src.String()+":0")
 			if err != nil {
 				return err
 			}
 			defer u.Close()
-			_, err = u.WriteTo(marker, &net.UDPAddr{IP: hs[0].Broadcast.AsSlice(), Port: 9})
+			_, err = u.WriteTo(marker, &net.UDPAddr{IP: bcast.AsSlice(), Port: 9})
 			return err
 		})
 		if err != nil {

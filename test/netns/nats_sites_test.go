@@ -58,12 +58,16 @@ func waitListed(t *testing.T, h *netnstest.Host, name, comment string, addr neti
 // subnet 2 (the gateway, and the other one, which drops the gateway's
 // rebroadcast and takes the copy from NATS), with their own addresses; the
 // agent hosts of subnet 2 are in A1's list, and in nmbd's browse.dat
-// through the rebroadcast of A1, the gateway of subnet 1.
+// through the rebroadcast of A1, the gateway of subnet 1. nmbd's answers
+// to the subnet 2 agents' GetBackupListRequests, which go to A1 (the
+// source of the rebroadcast), reach them through A1 instead of a DATAGRAM
+// ERROR.
 func TestNATSSitesBrowse(t *testing.T) {
 	t.Parallel()
-	netnstest.Tool(t, "nmbd", "nmblookup", "smbcontrol")
+	netnstest.Tool(t, "nmbd", "nmblookup", "smbcontrol", "tshark", "dumpcap")
 	n := newNATSLab(t)
 	n1 := n.s1.AddHost("n1")
+	capture := n.s1.Capture()
 	a1, b1, b2 := startSites(t, n, func(name string) []string {
 		return []string{"--browse-test-time-scale", browseScale, "--comment", "agent " + name}
 	})
@@ -106,6 +110,50 @@ func TestNATSSitesBrowse(t *testing.T) {
 			}
 		}
 	})
+
+	t.Run("BackupListReplyReachesSubnet2", func(t *testing.T) {
+		// Each agent asks LABWG<1d> for its backup list on its announcement
+		// schedule; A1 rebroadcasts the subnet 2 agents' requests, and nmbd,
+		// the local master, answers B1<00> and B2<00> at A1's address (the
+		// UDP source). A1 forwards the answers through the link.
+		deadline := time.Now().Add(browseWait)
+		for _, h := range []*netnstest.Host{b1, b2} {
+			for agentCounters(t, h)["mailslot_browse_backup_lists_total"] == 0 {
+				if time.Now().After(deadline) {
+					t.Errorf("%s: no GetBackupListResponse within %v", h, browseWait)
+					break
+				}
+				time.Sleep(250 * time.Millisecond)
+			}
+		}
+		if f := agentCounters(t, a1)["mailslot_agent_nats_forwarded_total"]; f < 2 {
+			t.Errorf("A1 forwarded %v datagrams, want at least 2 (to B1 and B2)", f)
+		}
+		if err := capture.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		// On subnet 1: nmbd's answers to the subnet 2 agents went to A1,
+		// and nothing answered them with a DATAGRAM ERROR.
+		answers, err := netnstest.Fields(capture.File, "browser.command == 0x0a && ip.src == "+n1.Addr.String()+
+			" && ip.dst == "+a1.Addr.String(), "nbdgm.destination_name")
+		if err != nil {
+			t.Fatal(err)
+		}
+		to := map[string]bool{}
+		for _, r := range answers {
+			to[strings.TrimSpace(r[0])] = true
+		}
+		if !to["B1<00>"] || !to["B2<00>"] {
+			t.Errorf("nmbd's GetBackupListResponses on subnet 1 went to %v, want B1<00> and B2<00> among them", to)
+		}
+		errs, err := netnstest.Fields(capture.File, "nbdgm.type == 0x13", "ip.src", "ip.dst", "nbdgm.error_code")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(errs) != 0 {
+			t.Errorf("DATAGRAM ERROR packets on subnet 1 (source, destination, code): %v", errs)
+		}
+	})
 }
 
 // `net send` across sites: by name to the Messenger's HOST<03> of an agent
@@ -113,7 +161,8 @@ func TestNATSSitesBrowse(t *testing.T) {
 // Windows 98 host without an agent, bridged by its subnet's gateway. B2
 // refuses popups from subnet 1 (--messenger-deny-net): the policy judges
 // the sender's own address, whichever path the popup took. A user's
-// USER<03> on another site is not reached (docs/design.md).
+// USER<03> on another site is reached through the directory, where its
+// agent publishes it.
 func TestNATSSitesMessenger(t *testing.T) {
 	t.Parallel()
 	netnstest.Tool(t, "nmblookup")
@@ -180,24 +229,30 @@ func TestNATSSitesMessenger(t *testing.T) {
 		refusedAtB2(t, before, "FROM A LAN WITHOUT AGENT")
 	})
 
-	t.Run("ToUserOnAnotherSiteIsNotResolved", func(t *testing.T) {
-		// ROOT<03> is registered on subnet 2 only, and the directory lists
-		// hosts, not users: the command fails, and nothing is sent.
+	t.Run("ToUserOnAnotherSite", func(t *testing.T) {
+		// ROOT<03> is registered on subnet 2 only; B1 publishes it in its
+		// directory entry (at its next announcement), and A1 then sends the
+		// popup through NATS to B1, for ROOT<03>.
 		msgr := b1.Start(mailslotBin, "messenger", "--no-desktop")
 		if _, err := msgr.WaitOutput(`messenger ready.*name=ROOT`, startTimeout); err != nil {
 			t.Fatal(err)
 		}
 		waitResolvable(t, b2, "ROOT#03", b1.Addr.String())
-		r := ms(a1, "net", "send", "root", "for root on site two")
-		t.Logf("net send root: %v", r)
-		if r.code != 1 || !strings.Contains(r.stderr, "ROOT") {
-			t.Errorf("net send to a user on another site: %v", r)
-		}
-		time.Sleep(quietPeriod)
-		for _, p := range popups(t, b1) {
-			if p.Text == "for root on site two" {
-				t.Errorf("B1 showed %+v", p)
+		deadline := time.Now().Add(startTimeout)
+		for {
+			r := ms(a1, "net", "send", "root", "for root on site two")
+			if r.code == 0 {
+				break
 			}
+			if time.Now().After(deadline) {
+				t.Fatalf("net send to a user on another site: %v", r)
+			}
+			time.Sleep(time.Second)
+		}
+		p := waitPopup(t, b1, "for root on site two")
+		if len(p) != 1 || p[0].User != "ROOT" || p[0].To != "ROOT" || p[0].From != "ROOT" || p[0].Host != "A1" || p[0].Group ||
+			p[0].Addr != a1.Addr.String()+":138" {
+			t.Errorf("B1: %+v", p)
 		}
 	})
 
