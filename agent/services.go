@@ -118,7 +118,29 @@ func (a *Agent) overhears(n netbios.Name) bool {
 // OpenUnique is a target for DIRECT_UNIQUE datagrams to n at addr, without
 // resolving it: replies go to where the request came from.
 func (a *Agent) OpenUnique(n netbios.Name, addr netip.Addr, path string) *Target {
-	t := target{dest: n, addr: addr, self: a.isOurAddr(addr), display: `\\` + n.String()}
+	return a.uniqueTarget(target{dest: n, addr: addr, self: a.isOurAddr(addr)}, path)
+}
+
+// OpenReply is a target for a reply to n, a name of the host that sent in,
+// sent back the way in came. From a LAN, it is a DIRECT_UNIQUE datagram to
+// in's UDP source, as OpenUnique. From the link (no arrival interface, and
+// not from this host), that address is on another site, which may have no
+// IP route to ours: the reply goes through the link to the agent host n
+// when the link's directory knows it. The directory is asked from memory
+// only: a service's handler runs on the router, which must not wait for a
+// NATS request (nor for a broadcast resolution, which OpenName may do).
+// Otherwise (a host without an agent the link has no relay for) the
+// datagram goes to in's address, as before.
+func (a *Agent) OpenReply(in *Inbound, n netbios.Name, path string) *Target {
+	if in.Ifindex == 0 && in.Source.Base() != a.host.Base() && a.linkTarget(context.Background(), n, false) {
+		return a.uniqueTarget(target{dest: n, link: true}, path)
+	}
+	return a.OpenUnique(n, in.Src.Addr(), path)
+}
+
+// uniqueTarget completes t, to a unique name, for writes to path.
+func (a *Agent) uniqueTarget(t target, path string) *Target {
+	t.display = `\\` + t.dest.String()
 	t.max = maxPayload(path, false, a.cfg.Style)
 	return &Target{t: t, path: path}
 }

@@ -220,7 +220,9 @@ func (s *Service) sendMasterAnnouncements(typ browser.ServerType) {
 }
 
 // answerBackupList answers a GetBackupListRequest as the master: we are
-// the only browser we know.
+// the only browser we know. The answer goes back the way the request came:
+// one from another site came through the link, and its sender's address
+// is on a subnet we may have no route to.
 func (s *Service) answerBackupList(in *agent.Inbound, r *browser.GetBackupListRequest) {
 	if s.role.state.Load() != stateMaster {
 		return
@@ -228,7 +230,7 @@ func (s *Service) answerBackupList(in *agent.Inbound, r *browser.GetBackupListRe
 	resp := &browser.GetBackupListResponse{Token: r.Token, Servers: []string{s.a.HostName().Base()}}
 	b, err := resp.Append(nil)
 	if err == nil {
-		err = s.a.Write(s.a.OpenUnique(netbios.MustNew(in.Source.Base(), 0), in.Src.Addr(), Path), b)
+		err = s.a.Write(s.a.OpenReply(in, netbios.MustNew(in.Source.Base(), 0), Path), b)
 	}
 	if err != nil {
 		s.log.Debug("browse: backup list response", "err", err)
