@@ -289,17 +289,22 @@ func (u *UDP) read(ui *udpIface, k int) {
 			in = Packet{Port: port, Ifindex: ui.Index, Src: netip.AddrPortFrom(src, uint16(ua.Port)), Data: m.Buffers[0][:m.N]}
 			in.Dst = packetDst(m.OOB[:m.NN])
 			in.Broadcast = in.Dst == ui.Broadcast || in.Dst == limitedBcast
+			in.Batched = u.cfg.Flush != nil
 			if u.cfg.Handle != nil && u.cfg.Handle(&in) {
 				continue
 			}
 			p := new(Packet)
 			*p = in
+			p.Batched = false // no Flush follows on the queue's side
 			p.Data = append([]byte(nil), in.Data...)
 			select {
 			case u.ch <- p:
 			default:
 				u.Dropped.Add(1)
 			}
+		}
+		if u.cfg.Flush != nil {
+			u.cfg.Flush()
 		}
 	}
 }
