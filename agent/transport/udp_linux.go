@@ -256,14 +256,14 @@ func (u *UDP) read(ui *udpIface, k int) {
 	if k == 1 {
 		port = DatagramPort
 	}
-	msgs := make([]ipv4.Message, batch)
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{make([]byte, 2048)}
-		msgs[i].OOB = ipv4.NewControlMessage(ipv4.FlagDst)
+	rc, err := ui.conns[k].(*net.UDPConn).SyscallConn()
+	if err != nil {
+		return
 	}
+	b := new(udpBatch)
 	var in Packet // reused: what cfg.Handle sees
 	for {
-		n, err := ui.socks[k].ReadBatch(msgs, 0)
+		n, err := b.recv(rc)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -276,18 +276,16 @@ func (u *UDP) read(ui *udpIface, k int) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		for _, m := range msgs[:n] {
-			ua, ok := m.Addr.(*net.UDPAddr)
+		for i := range n {
+			data, src, dst, ok := b.packet(i)
 			if !ok {
 				continue
 			}
-			src, _ := netip.AddrFromSlice(ua.IP.To4())
-			if u.cfg.Admit != nil && !u.cfg.Admit(src) {
+			if u.cfg.Admit != nil && !u.cfg.Admit(src.Addr()) {
 				u.Refused.Add(1)
 				continue
 			}
-			in = Packet{Port: port, Ifindex: ui.Index, Src: netip.AddrPortFrom(src, uint16(ua.Port)), Data: m.Buffers[0][:m.N]}
-			in.Dst = packetDst(m.OOB[:m.NN])
+			in = Packet{Port: port, Ifindex: ui.Index, Src: src, Dst: dst, Data: data}
 			in.Broadcast = in.Dst == ui.Broadcast || in.Dst == limitedBcast
 			in.Batched = u.cfg.Flush != nil
 			if u.cfg.Handle != nil && u.cfg.Handle(&in) {
@@ -307,17 +305,6 @@ func (u *UDP) read(ui *udpIface, k int) {
 			u.cfg.Flush()
 		}
 	}
-}
-
-// packetDst returns the destination address in a received packet's
-// IP_PKTINFO control message.
-func packetDst(oob []byte) netip.Addr {
-	var cm ipv4.ControlMessage
-	if cm.Parse(oob) != nil || cm.Dst == nil {
-		return netip.Addr{}
-	}
-	dst, _ := netip.AddrFromSlice(cm.Dst.To4())
-	return dst
 }
 
 // Interfaces implements Transport. It is on the hot path (every datagram

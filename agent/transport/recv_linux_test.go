@@ -1,0 +1,95 @@
+package transport
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestUDPBatchRecv: the raw recvmmsg reader returns each datagram's data,
+// source address and port, and destination (IP_PKTINFO), for a batch of
+// several, and allocates nothing per batch.
+func TestUDPBatchRecv(t *testing.T) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := net.DialUDP("udp4", nil, c.LocalAddr().(*net.UDPAddr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const sent = 5
+	for i := range sent {
+		if _, err := fmt.Fprintf(s, "datagram %d", i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	from := s.LocalAddr().(*net.UDPAddr).AddrPort()
+	b := new(udpBatch)
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	for got := 0; got < sent; {
+		n, err := b.recv(rc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			data, src, dst, ok := b.packet(i)
+			if want := fmt.Sprintf("datagram %d", got); !ok || string(data) != want || src != from || dst != netip.MustParseAddr("127.0.0.1") {
+				t.Fatalf("packet %d: %q from %v to %v (ok %v), want %q from %v to 127.0.0.1", got, data, src, dst, ok, want, from)
+			}
+			got++
+		}
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		s.Write([]byte("x"))
+		if n, err := b.recv(rc); err != nil || n != 1 {
+			t.Fatal(n, err)
+		}
+		b.packet(0)
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocations per receive, want 0", allocs)
+	}
+}
+
+// TestPktinfoDstGarbage: control messages that are cut short or lie about
+// their length give no address and never read out of bounds.
+func TestPktinfoDstGarbage(t *testing.T) {
+	var words [8]uint64
+	oob := unix.PktInfo4(&unix.Inet4Pktinfo{Addr: [4]byte{192, 0, 2, 9}})
+	buf := unsafeBytes(&words)
+	copy(buf, oob)
+	if got := pktinfoDst(buf[:len(oob)]); got != netip.MustParseAddr("192.0.2.9") {
+		t.Fatalf("dst %v", got)
+	}
+	for cut := range len(oob) {
+		if got := pktinfoDst(buf[:cut]); got.IsValid() && cut < unix.CmsgLen(unix.SizeofInet4Pktinfo) {
+			t.Fatalf("cut to %d: %v", cut, got)
+		}
+	}
+	h := (*unix.Cmsghdr)(unsafePointer(&words[0]))
+	for _, l := range []uint64{0, 1, 15, 1 << 40} {
+		h.SetLen(int(l))
+		if got := pktinfoDst(buf[:len(oob)]); got.IsValid() {
+			t.Fatalf("length %d: %v", l, got)
+		}
+	}
+}
+
+func unsafeBytes(w *[8]uint64) []byte        { return unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), len(w)*8) }
+func unsafePointer(w *uint64) unsafe.Pointer { return unsafe.Pointer(w) }
