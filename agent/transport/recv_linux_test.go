@@ -62,7 +62,7 @@ func TestUDPBatchRecv(t *testing.T) {
 		}
 		b.packet(0)
 	})
-	if allocs != 0 {
+	if allocs != 0 && !raceEnabled {
 		t.Errorf("%v allocations per receive, want 0", allocs)
 	}
 }
