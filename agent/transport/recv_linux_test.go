@@ -93,3 +93,52 @@ func TestPktinfoDstGarbage(t *testing.T) {
 
 func unsafeBytes(w *[8]uint64) []byte        { return unsafe.Slice((*byte)(unsafe.Pointer(&w[0])), len(w)*8) }
 func unsafePointer(w *uint64) unsafe.Pointer { return unsafe.Pointer(w) }
+
+// TestUDPWriteBatch: writeBatch sends more buffers than one sendmmsg
+// takes, in order, to the destination, without allocating.
+func TestUDPWriteBatch(t *testing.T) {
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	s, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rc, err := s.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := c.LocalAddr().(*net.UDPAddr).AddrPort()
+	var bufs [][]byte
+	for i := range batch + 9 {
+		bufs = append(bufs, fmt.Appendf(nil, "m%d", i))
+	}
+	if err := writeBatch(rc, bufs, dst); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	buf := make([]byte, 64)
+	for i := range bufs {
+		n, from, err := c.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(buf[:n]) != string(bufs[i]) || from != s.LocalAddr().(*net.UDPAddr).AddrPort() {
+			t.Fatalf("datagram %d: %q from %v, want %q from %v", i, buf[:n], from, bufs[i], s.LocalAddr())
+		}
+	}
+	if err := writeBatch(rc, bufs[:1], netip.MustParseAddrPort("[2001:db8::1]:138")); err == nil {
+		t.Error("sent to an IPv6 address from an IPv4 socket")
+	}
+	allocs := testing.AllocsPerRun(20, func() {
+		if err := writeBatch(rc, bufs[:4], dst); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 && !raceEnabled {
+		t.Errorf("%v allocations per batch, want 0", allocs)
+	}
+}

@@ -44,6 +44,7 @@ type udpIface struct {
 	Interface
 	socks [2]*ipv4.PacketConn // 137, 138
 	conns [2]net.PacketConn
+	rcs   [2]syscall.RawConn // for recvmmsg and sendmmsg without x/net
 }
 
 const batch = 32
@@ -235,7 +236,13 @@ func (u *UDP) open(i Interface) (*udpIface, error) {
 			ui.close()
 			return nil, err
 		}
-		ui.socks[k], ui.conns[k] = pc, c
+		rc, err := c.(*net.UDPConn).SyscallConn()
+		if err != nil {
+			c.Close()
+			ui.close()
+			return nil, err
+		}
+		ui.socks[k], ui.conns[k], ui.rcs[k] = pc, c, rc
 	}
 	return ui, nil
 }
@@ -256,10 +263,7 @@ func (u *UDP) read(ui *udpIface, k int) {
 	if k == 1 {
 		port = DatagramPort
 	}
-	rc, err := ui.conns[k].(*net.UDPConn).SyscallConn()
-	if err != nil {
-		return
-	}
+	rc := ui.rcs[k]
 	b := new(udpBatch)
 	var in Packet // reused: what cfg.Handle sees
 	for {
@@ -356,20 +360,7 @@ func (u *UDP) WriteBatch(bufs [][]byte, port uint16, ifindex int, dst netip.Addr
 	if err != nil {
 		return err
 	}
-	addr := net.UDPAddrFromAddrPort(dst)
-	var msgs [batch]ipv4.Message
-	for len(bufs) > 0 {
-		n := min(len(bufs), batch)
-		for i := 0; i < n; i++ {
-			msgs[i] = ipv4.Message{Buffers: bufs[i : i+1], Addr: addr}
-		}
-		sent, err := ui.socks[k].WriteBatch(msgs[:n], 0)
-		if err != nil {
-			return err
-		}
-		bufs = bufs[sent:]
-	}
-	return nil
+	return writeBatch(ui.rcs[k], bufs, dst)
 }
 
 // Packets implements Transport.
