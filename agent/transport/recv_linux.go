@@ -54,13 +54,20 @@ func (b *udpBatch) recvmmsg(fd uintptr) bool {
 		h.Len = 0
 	}
 	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), batch, unix.MSG_DONTWAIT, 0, 0)
+	return settle(r, e, &b.n, &b.err)
+}
+
+// settle stores the result of a non-blocking recvmmsg or sendmmsg for a
+// RawConn's Read or Write: false (EAGAIN, EINTR) asks the poller to wait
+// and call again.
+func settle(r uintptr, e syscall.Errno, n *int, err *error) bool {
 	switch e {
 	case 0:
-		b.n = int(r)
+		*n = int(r)
 	case unix.EAGAIN, unix.EINTR:
 		return false
 	default:
-		b.err = e
+		*err = e
 	}
 	return true
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -15,15 +16,8 @@ import (
 // source address and port, and destination (IP_PKTINFO), for a batch of
 // several, and allocates nothing per batch.
 func TestUDPBatchRecv(t *testing.T) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	rc, err := c.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, rc := loopbackUDP(t)
+	var err error
 	rc.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_PKTINFO, 1) })
 	if err != nil {
 		t.Fatal(err)
@@ -97,20 +91,8 @@ func unsafePointer(w *uint64) unsafe.Pointer { return unsafe.Pointer(w) }
 // TestUDPWriteBatch: writeBatch sends more buffers than one sendmmsg
 // takes, in order, to the destination, without allocating.
 func TestUDPWriteBatch(t *testing.T) {
-	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	rc, err := s.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _ := loopbackUDP(t)
+	s, rc := loopbackUDP(t)
 	dst := c.LocalAddr().(*net.UDPAddr).AddrPort()
 	var bufs [][]byte
 	for i := range batch + 9 {
@@ -141,4 +123,19 @@ func TestUDPWriteBatch(t *testing.T) {
 	if allocs != 0 && !raceEnabled {
 		t.Errorf("%v allocations per batch, want 0", allocs)
 	}
+}
+
+// loopbackUDP opens a UDP socket on 127.0.0.1, closed when the test ends.
+func loopbackUDP(t *testing.T) (*net.UDPConn, syscall.RawConn) {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, rc
 }

@@ -71,13 +71,5 @@ func (b *udpSendBatch) sendmmsg(fd uintptr) bool {
 	for i := range n {
 		b.iovs[i].Base = nil
 	}
-	switch e {
-	case 0:
-		b.sent = int(r)
-	case unix.EAGAIN, unix.EINTR:
-		return false
-	default:
-		b.err = e
-	}
-	return true
+	return settle(r, e, &b.sent, &b.err)
 }
