@@ -237,7 +237,7 @@ func New(cfg Config) (*Agent, error) {
 			a.dgram.handle(p)
 			return true
 		}
-		if a.tr, err = a.openNetwork(admit, handle); err != nil {
+		if a.tr, err = a.openNetwork(admit, handle, a.router.flush); err != nil {
 			return nil, err
 		}
 		a.admitted = true

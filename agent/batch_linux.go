@@ -72,34 +72,22 @@ func (b *seqBatch) recv(rc syscall.RawConn) (int, error) {
 // peer's buffer is full.
 func (b *seqBatch) send(rc syscall.RawConn, frames [][]byte) error {
 	for len(frames) > 0 {
-		n := min(len(frames), ioBatch)
 		var (
 			sent int
 			serr error
 		)
 		err := rc.Write(func(fd uintptr) bool {
-			for i := 0; i < n; i++ {
-				b.iovs[i].Base = unsafe.SliceData(frames[i])
-				b.iovs[i].SetLen(len(frames[i]))
-				h := &b.hdrs[i]
-				h.Hdr = unix.Msghdr{Iov: &b.iovs[i]}
-				h.Hdr.SetIovlen(1)
-			}
-			r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(n),
-				unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+			r, e := b.sendmmsg(fd, frames)
 			switch {
 			case e == unix.EAGAIN, e == unix.EINTR:
 				return false
 			case e != 0:
 				serr = e
 			default:
-				sent = int(r)
+				sent = r
 			}
 			return true
 		})
-		for i := range b.iovs[:n] {
-			b.iovs[i].Base = nil // do not keep the frames alive
-		}
 		if err == nil {
 			err = serr
 		}
@@ -109,6 +97,38 @@ func (b *seqBatch) send(rc syscall.RawConn, frames [][]byte) error {
 		frames = frames[sent:]
 	}
 	return nil
+}
+
+// sendSome writes as many records of frames (at most ioBatch) as the
+// peer's buffer has room for, with one sendmmsg and without waiting, and
+// returns how many; 0 when it is full or the peer is gone.
+func (b *seqBatch) sendSome(rc syscall.RawConn, frames [][]byte) int {
+	sent := 0
+	rc.Control(func(fd uintptr) {
+		if r, e := b.sendmmsg(fd, frames); e == 0 {
+			sent = r
+		}
+	})
+	return sent
+}
+
+// sendmmsg makes one non-blocking sendmmsg call with the first ioBatch
+// records of frames.
+func (b *seqBatch) sendmmsg(fd uintptr, frames [][]byte) (int, syscall.Errno) {
+	n := min(len(frames), ioBatch)
+	for i := 0; i < n; i++ {
+		b.iovs[i].Base = unsafe.SliceData(frames[i])
+		b.iovs[i].SetLen(len(frames[i]))
+		h := &b.hdrs[i]
+		h.Hdr = unix.Msghdr{Iov: &b.iovs[i]}
+		h.Hdr.SetIovlen(1)
+	}
+	r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(n),
+		unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+	for i := range b.iovs[:n] {
+		b.iovs[i].Base = nil // do not keep the frames alive
+	}
+	return int(r), e
 }
 
 // sendNow writes one record if the peer's buffer has room, without waiting:

@@ -106,7 +106,7 @@ func (d *dgramService) handle(p *transport.Packet) {
 	in := Inbound{Source: pk.SourceName, Src: p.Src, Dest: pk.DestName, Group: group || pk.Type != nbdgm.DirectUnique,
 		Mailslot: w.Name, Path: w.Name[len(smbmail.Prefix):], Data: w.Data, Ifindex: p.Ifindex}
 	a.M.Received.Add(1)
-	a.router.dispatch(&in)
+	a.router.dispatch(&in, p.Batched)
 }
 
 func (d *dgramService) sendError(p *transport.Packet, pk nbdgm.Packet, code uint8) {
@@ -265,7 +265,7 @@ func (d *dgramService) deliverLocally(t *target, path string, data []byte) {
 	if ifs := a.tr.Interfaces(); len(ifs) > 0 {
 		in.Src = netip.AddrPortFrom(ifs[0].IP(), transport.DatagramPort)
 	}
-	a.router.dispatch(&in)
+	a.router.dispatch(&in, false)
 }
 
 var batchPool = sync.Pool{New: func() any { b := make([][]byte, 0, 32); return &b }}

@@ -196,25 +196,20 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 	}()
 	// Deliveries are written in batches: whatever queued while the last
 	// batch was written goes out with one sendmmsg. When nothing is queued
-	// the receive path writes a delivery itself (direct), sparing the
-	// wake-up of this goroutine; it falls back to the queue when the slot's
-	// socket is full.
+	// the receive path writes deliveries itself (sc), sparing the wake-up of
+	// this goroutine: those of one receive batch together, with one
+	// sendmmsg. It falls back to the queue when the slot's socket is full,
+	// and leaves this goroutine what it staged but could not write.
+	sc := newSlotConn(rc)
+	sub.setWriter(sc)
+	defer sub.setWriter(nil)
 	var (
 		bt     = newSeqBatch(1)
 		out    = agentproto.Frame{Op: agentproto.OpDeliver}
 		scr    = make([]byte, 0, ioBatch*agentproto.MaxFrame/4)
 		frames [][]byte
-		one    []byte // direct's frame
 	)
-	// out, one, scr and frames are used under the sink's lock only.
-	sub.setDirect(func(d Delivery) bool {
-		var err error
-		if one, err = appendDelivery(one[:0], &out, &d); err != nil {
-			return false
-		}
-		return sendNow(rc, one)
-	})
-	defer sub.setDirect(nil)
+	// out, scr and frames are used under the sink's lock only.
 	add := func(d Delivery) {
 		start := len(scr)
 		var err error
@@ -222,38 +217,60 @@ func (a *Agent) serveSlot(cl *client, f *agentproto.Frame, buf []byte) {
 			frames = append(frames, scr[start:len(scr):len(scr)])
 		}
 	}
+	// send writes a batch; false when the slot is gone.
+	send := func(first *Delivery) bool {
+		var (
+			err  error
+			lost int
+		)
+		sub.sending(func(staged int) int {
+			scr, frames = scr[:0], frames[:0]
+			n := 0
+			if first != nil {
+				add(*first)
+				n++
+			}
+		more:
+			for n < ioBatch {
+				select {
+				case d := <-sub.C:
+					add(d)
+					n++
+				default:
+					break more
+				}
+			}
+			// What the receive path staged is older than the queue.
+			if err = sc.drain(); err != nil {
+				lost = staged + len(frames)
+			} else if err = bt.send(rc, frames); err != nil {
+				lost = len(frames)
+			}
+			return n
+		})
+		if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) || errors.Is(err, net.ErrClosed) {
+			return false
+		}
+		if err != nil {
+			// Anything else (ENOBUFS under memory pressure) costs this
+			// batch, not the slot's registration.
+			a.M.QueueFull.Add(uint64(lost))
+			a.log.Debug("delivering to a slot", "path", f.Path, "err", err)
+		}
+		return true
+	}
 	for {
+		var ok bool
 		select {
 		case <-hup:
 			return
 		case d := <-sub.C:
-			var err error
-			sub.sending(func() int {
-				scr, frames = scr[:0], frames[:0]
-				add(d)
-				n := 1
-			more:
-				for n < ioBatch {
-					select {
-					case d := <-sub.C:
-						add(d)
-						n++
-					default:
-						break more
-					}
-				}
-				err = bt.send(rc, frames)
-				return n
-			})
-			if err != nil {
-				if errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET) || errors.Is(err, net.ErrClosed) {
-					return // the slot is gone
-				}
-				// Anything else (ENOBUFS under memory pressure) costs this
-				// batch, not the slot's registration.
-				a.M.QueueFull.Add(uint64(len(frames)))
-				a.log.Debug("delivering to a slot", "path", f.Path, "err", err)
-			}
+			ok = send(&d)
+		case <-sub.staged():
+			ok = send(nil)
+		}
+		if !ok {
+			return // the slot is gone
 		}
 	}
 }

@@ -24,9 +24,9 @@ type sambaState struct {
 // openNetwork opens UDP 137/138 in the configured mode (package samba).
 // admit is the per-source limit, applied by the transport to every packet
 // it receives, relayed by nmbd or not.
-func (a *Agent) openNetwork(admit func(netip.Addr) bool, handle func(*transport.Packet) bool) (transport.Transport, error) {
+func (a *Agent) openNetwork(admit func(netip.Addr) bool, handle func(*transport.Packet) bool, flush func()) (transport.Transport, error) {
 	t, err := samba.Open(samba.Config{Mode: a.cfg.Mode, Socket: a.cfg.SambaSocket, Logger: a.log,
-		UDP: transport.UDPConfig{Interfaces: a.cfg.Interfaces, Logger: a.log, Admit: admit, Handle: handle,
+		UDP: transport.UDPConfig{Interfaces: a.cfg.Interfaces, Logger: a.log, Admit: admit, Handle: handle, Flush: flush,
 			Privileged: a.cfg.Privileged}})
 	if err != nil {
 		return nil, err

@@ -40,6 +40,9 @@ type Packet struct {
 	// port (Samba's nmbd); Dst is unknown and nothing may be answered for
 	// it, since it may be for that program's names.
 	Relayed bool
+	// Batched: the packet was offered to UDPConfig.Handle, and Flush
+	// follows on the same goroutine once its receive batch is handled.
+	Batched bool
 	Data    []byte
 }
 

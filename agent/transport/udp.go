@@ -28,6 +28,10 @@ type UDPConfig struct {
 	// hand-off and a goroutine wake-up per packet (the agent handles
 	// mailslot datagrams this way); it must not block.
 	Handle func(p *Packet) bool
+	// Flush, when set, is called on the reading goroutine after the
+	// packets of one receive batch (one recvmmsg) were offered to Handle,
+	// which may then stage its output and write it once per batch.
+	Flush func()
 	// Privileged, when set, runs open, which creates and binds one
 	// interface's sockets (ports below 1024, SO_BINDTODEVICE). The agent
 	// command passes the one thread that keeps CAP_NET_BIND_SERVICE after

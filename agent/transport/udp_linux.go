@@ -44,6 +44,7 @@ type udpIface struct {
 	Interface
 	socks [2]*ipv4.PacketConn // 137, 138
 	conns [2]net.PacketConn
+	rcs   [2]syscall.RawConn // for recvmmsg and sendmmsg without x/net
 }
 
 const batch = 32
@@ -235,7 +236,13 @@ func (u *UDP) open(i Interface) (*udpIface, error) {
 			ui.close()
 			return nil, err
 		}
-		ui.socks[k], ui.conns[k] = pc, c
+		rc, err := c.(*net.UDPConn).SyscallConn()
+		if err != nil {
+			c.Close()
+			ui.close()
+			return nil, err
+		}
+		ui.socks[k], ui.conns[k], ui.rcs[k] = pc, c, rc
 	}
 	return ui, nil
 }
@@ -256,14 +263,11 @@ func (u *UDP) read(ui *udpIface, k int) {
 	if k == 1 {
 		port = DatagramPort
 	}
-	msgs := make([]ipv4.Message, batch)
-	for i := range msgs {
-		msgs[i].Buffers = [][]byte{make([]byte, 2048)}
-		msgs[i].OOB = ipv4.NewControlMessage(ipv4.FlagDst)
-	}
+	rc := ui.rcs[k]
+	b := new(udpBatch)
 	var in Packet // reused: what cfg.Handle sees
 	for {
-		n, err := ui.socks[k].ReadBatch(msgs, 0)
+		n, err := b.recv(rc)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -276,24 +280,24 @@ func (u *UDP) read(ui *udpIface, k int) {
 			time.Sleep(10 * time.Millisecond)
 			continue
 		}
-		for _, m := range msgs[:n] {
-			ua, ok := m.Addr.(*net.UDPAddr)
+		for i := range n {
+			data, src, dst, ok := b.packet(i)
 			if !ok {
 				continue
 			}
-			src, _ := netip.AddrFromSlice(ua.IP.To4())
-			if u.cfg.Admit != nil && !u.cfg.Admit(src) {
+			if u.cfg.Admit != nil && !u.cfg.Admit(src.Addr()) {
 				u.Refused.Add(1)
 				continue
 			}
-			in = Packet{Port: port, Ifindex: ui.Index, Src: netip.AddrPortFrom(src, uint16(ua.Port)), Data: m.Buffers[0][:m.N]}
-			in.Dst = packetDst(m.OOB[:m.NN])
+			in = Packet{Port: port, Ifindex: ui.Index, Src: src, Dst: dst, Data: data}
 			in.Broadcast = in.Dst == ui.Broadcast || in.Dst == limitedBcast
+			in.Batched = u.cfg.Flush != nil
 			if u.cfg.Handle != nil && u.cfg.Handle(&in) {
 				continue
 			}
 			p := new(Packet)
 			*p = in
+			p.Batched = false // no Flush follows on the queue's side
 			p.Data = append([]byte(nil), in.Data...)
 			select {
 			case u.ch <- p:
@@ -301,18 +305,10 @@ func (u *UDP) read(ui *udpIface, k int) {
 				u.Dropped.Add(1)
 			}
 		}
+		if u.cfg.Flush != nil {
+			u.cfg.Flush()
+		}
 	}
-}
-
-// packetDst returns the destination address in a received packet's
-// IP_PKTINFO control message.
-func packetDst(oob []byte) netip.Addr {
-	var cm ipv4.ControlMessage
-	if cm.Parse(oob) != nil || cm.Dst == nil {
-		return netip.Addr{}
-	}
-	dst, _ := netip.AddrFromSlice(cm.Dst.To4())
-	return dst
 }
 
 // Interfaces implements Transport. It is on the hot path (every datagram
@@ -364,20 +360,7 @@ func (u *UDP) WriteBatch(bufs [][]byte, port uint16, ifindex int, dst netip.Addr
 	if err != nil {
 		return err
 	}
-	addr := net.UDPAddrFromAddrPort(dst)
-	var msgs [batch]ipv4.Message
-	for len(bufs) > 0 {
-		n := min(len(bufs), batch)
-		for i := 0; i < n; i++ {
-			msgs[i] = ipv4.Message{Buffers: bufs[i : i+1], Addr: addr}
-		}
-		sent, err := ui.socks[k].WriteBatch(msgs[:n], 0)
-		if err != nil {
-			return err
-		}
-		bufs = bufs[sent:]
-	}
-	return nil
+	return writeBatch(ui.rcs[k], bufs, dst)
 }
 
 // Packets implements Transport.
