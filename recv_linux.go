@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/mailslot/mailslot/internal/msgq"
+	"github.com/mailslot/mailslot/internal/nowait"
 	"golang.org/x/sys/unix"
 )
 
@@ -80,7 +81,7 @@ func recvBatch(fd int, b *rxBatch, want int) (int, error) {
 		h.Hdr.Flags = 0
 		h.Len = 0
 	}
-	r0, _, e := unix.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(want),
+	r0, _, e := nowait.Syscall6(unix.SYS_RECVMMSG, uintptr(fd), uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(want),
 		uintptr(unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC), 0, 0)
 	for i := 0; i < want; i++ {
 		h := &b.hdrs[i]
@@ -164,7 +165,7 @@ func (s *Slot) drainLocked(all bool) {
 				// now: what was sent after now waits for a later round.
 				cut = time.Now().UnixNano()
 			}
-			n, err := unix.EpollWait(s.epfd, s.events[:], 0)
+			n, err := nowait.EpollPoll(s.epfd, s.events[:])
 			if err == unix.EINTR {
 				continue
 			}

@@ -13,6 +13,7 @@ import (
 	"unsafe"
 
 	"github.com/mailslot/mailslot/internal/ctlmsg"
+	"github.com/mailslot/mailslot/internal/nowait"
 	"github.com/mailslot/mailslot/internal/quota"
 	"golang.org/x/sys/unix"
 )
@@ -281,7 +282,7 @@ func sendRecord(fd int, p []byte) syscall.Errno {
 		ptr = unsafe.Pointer(&p[0])
 	}
 	for {
-		_, _, e := unix.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)),
+		_, _, e := nowait.Syscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)),
 			unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
 		if e != unix.EINTR {
 			return e

@@ -4,6 +4,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/mailslot/mailslot/internal/nowait"
 	"golang.org/x/sys/unix"
 )
 
@@ -46,7 +47,7 @@ func (b *seqBatch) recv(rc syscall.RawConn) (int, error) {
 			h.Hdr.SetIovlen(1)
 			h.Len = 0
 		}
-		r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), ioBatch, unix.MSG_DONTWAIT, 0, 0)
+		r, _, e := nowait.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), ioBatch, unix.MSG_DONTWAIT, 0, 0)
 		switch {
 		case e == unix.EAGAIN:
 			return false
@@ -123,7 +124,7 @@ func (b *seqBatch) sendmmsg(fd uintptr, frames [][]byte) (int, syscall.Errno) {
 		h.Hdr = unix.Msghdr{Iov: &b.iovs[i]}
 		h.Hdr.SetIovlen(1)
 	}
-	r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(n),
+	r, _, e := nowait.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(n),
 		unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
 	for i := range b.iovs[:n] {
 		b.iovs[i].Base = nil // do not keep the frames alive
@@ -137,7 +138,7 @@ func (b *seqBatch) sendmmsg(fd uintptr, frames [][]byte) (int, syscall.Errno) {
 func sendNow(rc syscall.RawConn, b []byte) bool {
 	sent := false
 	rc.Control(func(fd uintptr) {
-		_, _, e := unix.Syscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
+		_, _, e := nowait.Syscall6(unix.SYS_SENDTO, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)),
 			unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
 		sent = e == 0
 	})

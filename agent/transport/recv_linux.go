@@ -5,6 +5,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/mailslot/mailslot/internal/nowait"
 	"golang.org/x/sys/unix"
 )
 
@@ -53,7 +54,7 @@ func (b *udpBatch) recvmmsg(fd uintptr) bool {
 		h.Hdr.SetControllen(len(b.oobs[i]) * 8)
 		h.Len = 0
 	}
-	r, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), batch, unix.MSG_DONTWAIT, 0, 0)
+	r, _, e := nowait.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), batch, unix.MSG_DONTWAIT, 0, 0)
 	return settle(r, e, &b.n, &b.err)
 }
 

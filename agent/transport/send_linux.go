@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"unsafe"
 
+	"github.com/mailslot/mailslot/internal/nowait"
 	"golang.org/x/sys/unix"
 )
 
@@ -67,7 +68,7 @@ func (b *udpSendBatch) sendmmsg(fd uintptr) bool {
 		h.Hdr = unix.Msghdr{Name: (*byte)(unsafe.Pointer(&b.name)), Namelen: unix.SizeofSockaddrInet4, Iov: &b.iovs[i]}
 		h.Hdr.SetIovlen(1)
 	}
-	r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(n), unix.MSG_DONTWAIT, 0, 0)
+	r, _, e := nowait.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&b.hdrs[0])), uintptr(n), unix.MSG_DONTWAIT, 0, 0)
 	for i := range n {
 		b.iovs[i].Base = nil
 	}
