@@ -50,10 +50,11 @@ lint:
 	GOOS=windows bin/staticcheck ./...
 
 # go test runs every fuzz target's seed corpus (testdata/fuzz and f.Add).
-# The allocation and heap checks run without -race (the detector allocates
+# The allocation and heap checks (root package, agent/transport) run without -race (the detector allocates
 # and adds shadow memory).
 test: deps check-format vet lint
 	$(GO) test -count=1 -run 'Allocat|HeapGrowth' .
+	$(GO) test -count=1 -run 'TestUDPBatchRecv|TestUDPWriteBatch' ./agent/transport
 	$(GO) test -race -count=1 -timeout 10m ./...
 
 # Run each fuzz target for FUZZTIME; new failing inputs land in testdata/fuzz.
